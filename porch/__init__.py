@@ -1,0 +1,66 @@
+"""porch: a batteries-included web server. Plain functions of ``ctx``, sessions safe by default.
+
+```python
+from porch import server, get
+
+@get('/')
+def counter(ctx):
+    ctx.session['views'] = ctx.session.get('views', 0) + 1
+    return {'views': ctx.session['views']}
+
+app = server(counter)
+```
+"""
+
+from .app import App, server
+from .errors import (
+    ConfigError,
+    PorchError,
+    SessionError,
+    StoreError,
+    StoreUnavailable,
+    UnserializableValue,
+)
+from .reply import (
+    content_type,
+    cookie,
+    download,
+    file,
+    header,
+    json,
+    redirect,
+    render,
+    send,
+    status,
+)
+from .router import delete, error, get, head, patch, post, put
+from .testing import run
+
+__all__ = [
+    "App",
+    "ConfigError",
+    "PorchError",
+    "SessionError",
+    "StoreError",
+    "StoreUnavailable",
+    "UnserializableValue",
+    "content_type",
+    "cookie",
+    "delete",
+    "download",
+    "error",
+    "file",
+    "get",
+    "head",
+    "header",
+    "json",
+    "patch",
+    "post",
+    "put",
+    "redirect",
+    "render",
+    "run",
+    "send",
+    "server",
+    "status",
+]

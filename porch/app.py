@@ -1,0 +1,316 @@
+"""``server(...)``: options and middleware in, an ASGI application out.
+
+One way through a request: ``App.__call__`` -> ``Context`` -> static files
+(``public``) -> body received -> session loaded from its cookie -> CSRF check
+-> middleware chain -> reply -> session written back (only what changed) ->
+response. Everything that can be decided once (options, signer, store, the
+kind of every handler) is decided here, when the app is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .context import Context
+from .errors import HTTPError, StoreUnavailable, UnserializableValue
+from .options import Options, load_options, read_environment
+from .reply import TEXT, reason, to_response
+from .router import ErrorHandler, Route, Step
+from .security import check_csrf
+from .session import SessionLayer
+from .session.stores import Store, store_from_url
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR, "critical": logging.CRITICAL}
+COMPRESS_MIN_SIZE = 1024
+
+
+def flatten(items: Iterable[Any]) -> Iterable[Any]:
+    """Middleware may come in (nested) lists, as in server.js."""
+    for item in items:
+        if isinstance(item, list | tuple):
+            yield from flatten(item)
+        else:
+            yield item
+
+
+def configure_logging(level: str) -> logging.Logger:
+    """porch logs through ``logging``; give it a handler only when the program set none up."""
+    logger = logging.getLogger("porch")
+    logger.setLevel(LEVELS[level])
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s: %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def build_store(options: Options) -> Store | None:
+    session = options.session
+    if session is None:
+        return None
+    if isinstance(session.store, Store):
+        return session.store
+    return store_from_url(session.store, max_entries=session.max_entries, timeout=session.timeout)
+
+
+class App:
+    """The ASGI application ``server()`` returns; ``app.run()`` serves it with uvicorn."""
+
+    def __init__(self, middleware: Iterable[Any], options: Options) -> None:
+        self.options = options
+        self.log = configure_logging(options.log).getChild("app")
+        self.chain: list[Route | Step] = []
+        self.error_handlers: list[ErrorHandler] = []
+        for item in flatten(middleware):
+            if isinstance(item, ErrorHandler):
+                self.error_handlers.append(item)
+            elif isinstance(item, Route):
+                self.chain.append(item)
+            else:
+                self.chain.append(Step(item))
+        self.store = build_store(options)
+        self.sessions = (
+            SessionLayer(options.session, self.store)
+            if options.session is not None and self.store is not None
+            else None
+        )
+        self.session_cookie = options.session.cookie.name if options.session else ""
+        self.csrf = options.security.csrf and self.sessions is not None
+        self.static = self._static_files(options.public)
+        self.body_limit = options.body_limit
+        self._templates: Environment | None = None
+        self._store_open = False
+        self._asgi: ASGIApp = (
+            GZipMiddleware(self.handle, minimum_size=COMPRESS_MIN_SIZE)
+            if options.compress
+            else self.handle
+        )
+
+    def __repr__(self) -> str:
+        return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._asgi(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        else:  # websockets arrive with the sockets feature; refuse cleanly until then
+            await send({"type": "websocket.close", "code": 1000})
+
+    # --- lifespan: the store opens and closes with the app ---
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.open()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def open(self) -> None:
+        """Open the store (also done lazily on the first request, for servers without lifespan)."""
+        if self.store is not None and not self._store_open:
+            await self.store.open()
+            self._store_open = True
+
+    async def close(self) -> None:
+        if self.store is not None and self._store_open:
+            self._store_open = False
+            await self.store.close()
+
+    # --- one request ---
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        ctx = Context(self, scope, receive)
+        response = await self.respond(ctx)
+        if ctx.method == "HEAD":
+            send = without_body(send)
+        try:
+            await response(scope, receive, send)
+        finally:
+            await ctx.close()
+            self.log.debug("%s %s %s %.1fms", ctx.method, ctx.url, response.status_code,
+                           (time.perf_counter() - started) * 1000)
+
+    async def respond(self, ctx: Context) -> Response:
+        try:
+            if self.static is not None and ctx.method in ("GET", "HEAD"):
+                static = self.serve_static(ctx.scope)
+                if static is not None:
+                    return static
+            if not self._store_open:
+                await self.open()
+            if ctx.has_body():
+                await ctx.receive_body(self.body_limit)
+            if self.sessions is not None:
+                ctx.session = await self.sessions.load(ctx.cookies.get(self.session_cookie))
+                if self.csrf:
+                    check_csrf(ctx)
+            response = await self.run_chain(ctx)
+            if self.sessions is not None:
+                await self.sessions.commit(ctx.session, response.headers)
+            return response
+        except Exception as exc:
+            return await self.fail(ctx, exc)
+
+    async def run_chain(self, ctx: Context) -> Response:
+        """Middleware in order; at most one route (the first that matches); None passes on."""
+        route_ran = False
+        method, path = ctx.method, ctx.path
+        for item in self.chain:
+            if isinstance(item, Route):
+                if route_ran:
+                    continue
+                params = item.match(method, path)
+                if params is None:
+                    continue
+                route_ran = True
+                ctx.params = params
+                for step in item.handlers:
+                    result = await step(ctx)
+                    if result is not None:
+                        return to_response(result, ctx)
+            else:
+                result = await item(ctx)
+                if result is not None:
+                    return to_response(result, ctx)
+        return Response(reason(404), 404, media_type=TEXT)
+
+    async def fail(self, ctx: Context, exc: Exception) -> Response:
+        """Offer the exception to the error handlers; else porch's default answer."""
+        ctx.error = exc
+        for handler in self.error_handlers:
+            if not handler.handles(exc):
+                continue
+            try:
+                result = await handler.step(ctx)
+                if result is not None:
+                    return to_response(result, ctx)
+            except Exception as inner:
+                self.log.exception("An error handler failed while handling %r", exc)
+                exc = inner
+                break
+        return self.default_error(ctx, exc)
+
+    def default_error(self, ctx: Context, exc: Exception) -> Response:
+        if isinstance(exc, StoreUnavailable):
+            self.log.error("%s %s: 503, %s", ctx.method, ctx.path, exc)
+            return Response("Service Unavailable: the session store cannot be reached; "
+                            "try again shortly.", 503, media_type=TEXT)
+        if isinstance(exc, HTTPError):
+            return Response(str(exc), exc.status, media_type=TEXT)
+        self.log.error("%s %s: 500\n%s", ctx.method, ctx.path,
+                       "".join(traceback.format_exception(exc)))
+        if self.options.production:
+            return Response(reason(500), 500, media_type=TEXT)
+        if isinstance(exc, UnserializableValue):
+            return Response(f"{reason(500)}: {exc}", 500, media_type=TEXT)
+        body = f"{reason(500)}\n\n{''.join(traceback.format_exception(exc))}"
+        return Response(body, 500, media_type=TEXT)
+
+    # --- static files and templates ---
+
+    def _static_files(self, public: str | None) -> StaticFiles | None:
+        if public is None or not Path(public).is_dir():
+            return None
+        return StaticFiles(directory=public)
+
+    def serve_static(self, scope: Scope) -> Response | None:
+        """A file of ``public`` when the path names one; never a path outside the folder."""
+        assert self.static is not None
+        path = scope["path"].lstrip("/")
+        if not path or path.endswith("/"):
+            return None
+        full_path, found = self.static.lookup_path(os.path.normpath(path))
+        if found is None or not stat.S_ISREG(found.st_mode):
+            return None
+        return self.static.file_response(full_path, found, scope)
+
+    def render(self, name: str, local: Mapping[str, Any]) -> str:
+        """Render a template of the ``views`` folder (Jinja2, autoescaped)."""
+        from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+
+        if self._templates is None:
+            self._templates = Environment(
+                loader=FileSystemLoader(self.options.views),
+                autoescape=select_autoescape(default=True, default_for_string=True),
+            )
+        try:
+            template = self._templates.get_template(name)
+        except TemplateNotFound:
+            if Path(name).suffix:
+                raise
+            template = self._templates.get_template(f"{name}.html")
+        return template.render(**local)
+
+    # --- running ---
+
+    def run(self, *, port: int | None = None, host: str = "0.0.0.0") -> None:
+        """Serve with uvicorn (uvloop + httptools when installed) on ``port`` (option PORT).
+
+        For several workers or auto-reload, use ``porch serve module:app``.
+        """
+        import uvicorn
+
+        uvicorn.run(self, host=host, port=self.options.port if port is None else port,
+                    log_level=self.options.log, server_header=False)
+
+
+def without_body(send: Send) -> Send:
+    """HEAD: the same headers as GET, no body, whatever server runs the app."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return send_headers_only
+
+
+def server(*middleware: Any, **options: Any) -> App:
+    """Build an app from middleware and options: ``app = server(counter, port=8080)``.
+
+    Options come from the environment (and ``.env``) first, then these
+    arguments, then the defaults; a bad one raises ``ConfigError`` here, at
+    start-up. A dict among the positional arguments is read as options, as in
+    server.js: ``server({'port': 8080}, routes)``.
+    """
+    arguments: dict[str, Any] = {}
+    chain: list[Any] = []
+    for item in middleware:
+        if isinstance(item, Mapping):
+            arguments.update(item)
+        else:
+            chain.append(item)
+    arguments.update(options)
+    return App(chain, load_options(arguments, read_environment()))
+
+
+__all__ = ["App", "server"]

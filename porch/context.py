@@ -1,0 +1,275 @@
+"""The context ``ctx``: lazy, cached views of one request.
+
+Nothing is parsed until a handler asks: ``ctx.query`` parses the query string
+on first use, ``ctx.data`` parses the body on first use. The body bytes
+themselves are received before the middleware run (see ``receive_body``),
+because ``ctx.data`` is read synchronously, also from ``async def`` handlers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request, cookie_parser
+from starlette.types import Message, Receive, Scope
+
+from .errors import BadRequest, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from .app import App
+    from .options import Options
+    from .session import Session
+    from .session.stores import Store
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def group(pairs: Any) -> dict[str, Any]:
+    """Pairs into a dict; a key given more than once maps to the list of its values."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            existing = result[key]
+            result[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            result[key] = value
+    return result
+
+
+class Context:
+    """What a handler receives: the request, the session, the options.
+
+    ``ctx.scope`` and ``ctx.request`` (Starlette's ``Request``) stay reachable
+    for anything porch does not wrap.
+    """
+
+    def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
+        self.app = app
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.params: dict[str, str] = {}
+        self.error: BaseException | None = None
+        self._session: Session | None = None
+        self._body: bytes = b""
+        self._form: FormData | None = None
+
+    @property
+    def options(self) -> Options:
+        """The app's resolved options, read-only: ``ctx.options.port`` or ``ctx.options['port']``."""
+        return self.app.options
+
+    @property
+    def store(self) -> Store | None:
+        """The app's session store, for "log out everywhere" and "your devices" pages."""
+        return self.app.store
+
+    @property
+    def log(self) -> logging.Logger:
+        """The app's logger (standard ``logging``, name ``porch.app``)."""
+        return self.app.log
+
+    @property
+    def session(self) -> Session:
+        """The visitor's session (a mutable mapping of JSON values)."""
+        if self._session is None:
+            raise RuntimeError(
+                "ctx.session is not available: sessions are turned off (session=False or "
+                "SESSION=false). Remove that option to use sessions."
+            )
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        self._session = session
+
+    @cached_property
+    def headers(self) -> Headers:
+        """Request headers, case-insensitive: ``ctx.headers['user-agent']``."""
+        return Headers(scope=self.scope)
+
+    @cached_property
+    def query(self) -> dict[str, Any]:
+        """The query string as a dict; a repeated key maps to a list of its values."""
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return group(parse_qsl(raw, keep_blank_values=True))
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Request cookies, percent-decoded."""
+        return {name: unquote(value) for name, value in cookie_parser(self.headers.get("cookie", "")).items()}
+
+    @cached_property
+    def url(self) -> str:
+        """The path plus the query string, as requested: ``/cats/?type=cute``."""
+        raw_path = self.scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else self.path
+        query = self.scope.get("query_string", b"")
+        return f"{path}?{query.decode('latin-1')}" if query else path
+
+    @cached_property
+    def request(self) -> Request:
+        """Starlette's Request for this scope, for anything porch does not wrap."""
+        return Request(self.scope, self.receive)
+
+    @cached_property
+    def ip(self) -> str | None:
+        """The client's address; from X-Forwarded-For only through proxies ``trust_proxy`` names."""
+        client = self.scope.get("client")
+        direct = client[0] if client else None
+        forwarded = self.headers.get("x-forwarded-for")
+        if not forwarded:
+            return direct
+        chain = [direct or "", *reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()])]
+        return client_address(chain, self.options.trust_proxy)
+
+    @cached_property
+    def secure(self) -> bool:
+        """True when the request came over HTTPS, directly or through a trusted proxy."""
+        if self.scope.get("scheme") in ("https", "wss"):
+            return True
+        proto = self.headers.get("x-forwarded-proto")
+        if proto and self.is_from_trusted_proxy():
+            return proto.split(",")[0].strip().lower() in ("https", "wss")
+        return False
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token to put in forms (field ``_csrf``) or send as ``X-CSRF-Token``."""
+        from .security import csrf_token
+
+        return csrf_token(self.session)
+
+    @cached_property
+    def data(self) -> Any:
+        """The parsed body: JSON, a form (dict), or text; None when there is no body.
+
+        A malformed JSON body raises ``BadRequest`` (400), never a 500.
+        """
+        if self._form is not None:
+            return group((key, value) for key, value in self._form.multi_items()
+                         if not isinstance(value, UploadFile))
+        if not self._body:
+            return None
+        content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json" or content_type.endswith("+json"):
+            try:
+                return orjson.loads(self._body)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+        try:
+            return self._body.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._body
+
+    @cached_property
+    def files(self) -> dict[str, Any]:
+        """Uploaded files from a multipart form: name -> Starlette ``UploadFile`` (or a list)."""
+        if self._form is None:
+            return {}
+        return group((key, value) for key, value in self._form.multi_items()
+                     if isinstance(value, UploadFile))
+
+    def has_form(self) -> bool:
+        """True when the body was a form (urlencoded or multipart)."""
+        return self._form is not None
+
+    def is_from_trusted_proxy(self) -> bool:
+        trust = self.options.trust_proxy
+        if trust is False or trust == 0:
+            return False
+        if isinstance(trust, tuple):
+            client = self.scope.get("client")
+            return bool(client) and address_in(client[0], trust)
+        return True
+
+    # --- the body, received before the middleware run ---
+
+    def has_body(self) -> bool:
+        if self.method in BODY_METHODS:
+            return True
+        headers = self.headers
+        return "content-length" in headers and headers["content-length"] != "0" or (
+            "transfer-encoding" in headers
+        )
+
+    async def receive_body(self, limit: int) -> None:
+        """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
+        received = 0
+        upstream = self.receive
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await upstream()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large(limit)
+            return message
+
+        request = Request(self.scope, bounded)
+        content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in FORM_TYPES:
+            try:
+                self._form = await request.form()
+            except (MultiPartException, HTTPException) as exc:
+                detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
+                raise BadRequest(f"The form body could not be parsed: {detail}") from exc
+        else:
+            self._body = await request.body()
+
+    async def close(self) -> None:
+        """Close uploaded files' temporary storage."""
+        if self._form is not None:
+            await self._form.close()
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than {limit} bytes, the body_limit option; "
+        "send less, or raise body_limit."
+    )
+
+
+def address_in(address: str, networks: tuple[str, ...]) -> bool:
+    """Whether an address is one of the trusted proxies (addresses or CIDR ranges)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address in networks
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str | None:
+    """Walk the hops from nearest to farthest, stopping at the first one not trusted.
+
+    ``chain`` is [the direct peer, then X-Forwarded-For from right to left].
+    """
+    if trust is True:
+        return chain[-1] or None
+    if trust is False:
+        return chain[0] or None
+    if isinstance(trust, int):
+        return chain[min(trust, len(chain) - 1)] or None
+    for hop in chain[:-1]:
+        if not address_in(hop, trust):
+            return hop or None
+    return chain[-1] or None

@@ -1,0 +1,102 @@
+"""Every exception porch raises, in one hierarchy.
+
+```
+PorchError                    base: catch this to catch everything porch raises
+├── ConfigError               an option is missing, malformed or unsafe (start-up)
+├── HTTPError                 a request porch refuses, answered with its .status
+│   ├── BadRequest            400: a body that does not parse (malformed JSON, ...)
+│   ├── Forbidden             403: a missing or wrong CSRF token
+│   └── PayloadTooLarge       413: a body larger than the body_limit option
+├── SessionError              the session was used in a way porch cannot honour
+│   ├── UnserializableValue   names the session key whose value is not JSON
+│   └── CorruptSession        a stored entry that is not porch's JSON (treated as no session)
+└── StoreError                the session store failed
+    └── StoreUnavailable      the backend is unreachable or timed out: the reply is 503
+```
+
+Each class carries a stable ``.code``; ``error('store', fn)`` catches every
+error whose code starts with ``store``. Messages say what happened, why it
+matters and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class PorchError(Exception):
+    """Base of every exception porch raises."""
+
+    code = "porch"
+
+
+class ConfigError(PorchError, ValueError):
+    """An option is missing, malformed or unsafe; raised when the app is built, never later."""
+
+    code = "config"
+
+
+class HTTPError(PorchError):
+    """A request porch refuses; the reply is ``.status`` with the message as its body."""
+
+    code = "http"
+    status = 500
+
+
+class BadRequest(HTTPError):
+    """The request body does not parse as its Content-Type says (e.g. malformed JSON)."""
+
+    code = "http.bad_request"
+    status = 400
+
+
+class Forbidden(HTTPError):
+    """The request is refused, e.g. an unsafe method without a valid CSRF token."""
+
+    code = "http.forbidden"
+    status = 403
+
+
+class PayloadTooLarge(HTTPError):
+    """The request body is larger than the ``body_limit`` option allows."""
+
+    code = "http.payload_too_large"
+    status = 413
+
+
+class SessionError(PorchError):
+    """The session was used in a way porch cannot honour."""
+
+    code = "session"
+
+
+class UnserializableValue(SessionError, TypeError):
+    """A session value is not JSON-serialisable; ``.key`` names the session key."""
+
+    code = "session.unserializable"
+
+    def __init__(self, key: str, value: object) -> None:
+        self.key = key
+        super().__init__(
+            f"ctx.session[{key!r}] holds a {type(value).__name__}, which is not JSON. "
+            "Sessions store JSON only (never pickle), so that a stolen or edited store "
+            "entry cannot run code. Store plain dicts, lists, strings, numbers, booleans "
+            "or None, e.g. an id instead of an object."
+        )
+
+
+class CorruptSession(SessionError):
+    """A stored entry does not decode as porch's JSON; the visitor gets a new session."""
+
+    code = "session.corrupt"
+
+
+class StoreError(PorchError):
+    """The session store failed."""
+
+    code = "store"
+
+
+class StoreUnavailable(StoreError):
+    """The session store is unreachable or timed out; porch answers 503 and logs this."""
+
+    code = "store.unavailable"
+    status = 503

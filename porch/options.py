@@ -1,0 +1,424 @@
+"""Options: one declarative schema, merged from the environment, arguments and defaults.
+
+Precedence, highest first: environment (``.env`` included, never overriding a
+variable already set), argument, default; the session store is the one
+exception (a store passed in code wins; see ``resolve_store``). Every value is
+converted by the type its option declares, never guessed from how it looks, and
+a bad one fails here, at start-up, naming the option, the value and what is
+accepted. Nothing else in porch reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+from .session.stores import BACKENDS, Store, scheme_of
+
+log = logging.getLogger("porch")
+
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset({"your-random-string-here", "secret", "changeme", "change-me"})
+MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+DAY = 24 * 60 * 60
+
+Env = Literal["development", "test", "production"]
+SameSite = Literal["lax", "strict", "none"]
+
+
+class ReadOnly(Mapping[str, Any]):
+    """Options readable both ways, ``options.port`` and ``options['port']``, and never writable."""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in fields(self))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, eq=False)
+class Secret(ReadOnly):
+    """The signing secrets: the first signs, every one verifies (rotation). Never printed."""
+
+    values: tuple[str, ...] = field(repr=False)
+    generated: bool = False
+
+    def __repr__(self) -> str:
+        return f"Secret('********' x{len(self.values)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, eq=False)
+class CookieOptions(ReadOnly):
+    """How the session cookie is set; secure defaults, each overridable."""
+
+    name: str = "session"
+    path: str = "/"
+    domain: str | None = None
+    secure: bool = False
+    httponly: bool = True
+    samesite: SameSite = "lax"
+
+
+@dataclass(frozen=True, eq=False)
+class SessionOptions(ReadOnly):
+    """Resolved session options; ``store`` is a Store object or a store URL."""
+
+    store: Store | str
+    secret: Secret
+    cookie: CookieOptions
+    max_age: int = 14 * DAY
+    absolute_max_age: int = 30 * DAY
+    max_entries: int = 10_000
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class SecurityOptions(ReadOnly):
+    """Request protections; each on by default and turned off only explicitly."""
+
+    csrf: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Options(ReadOnly):
+    """Every resolved option of one app, as ``ctx.options``."""
+
+    port: int
+    env: Env
+    secret: Secret
+    public: str | None
+    views: str
+    log: str
+    compress: bool
+    trust_proxy: bool | int | tuple[str, ...]
+    body_limit: int
+    session: SessionOptions | None
+    security: SecurityOptions
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+# --- converters: (value, where) -> value; `where` names the option and its source ---
+
+Convert = Callable[[Any, str], Any]
+
+
+def _reject(value: Any, where: str, accepted: str) -> ConfigError:
+    return ConfigError(f"{where} is {value!r}; accepted: {accepted}.")
+
+
+def integer(minimum: int, maximum: int | None = None) -> Convert:
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+
+    def convert(value: Any, where: str) -> int:
+        if isinstance(value, bool):
+            raise _reject(value, where, f"a whole number {bounds}")
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            value = int(value)
+        if not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+            raise _reject(value, where, f"a whole number {bounds}")
+        return value
+
+    return convert
+
+
+def number(minimum: float) -> Convert:
+    def convert(value: Any, where: str) -> float:
+        try:
+            result = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            result = None
+        if result is None or result <= minimum:
+            raise _reject(value, where, f"a number of seconds greater than {minimum:g}")
+        return result
+
+    return convert
+
+
+def choice(*accepted: str) -> Convert:
+    def convert(value: Any, where: str) -> str:
+        if isinstance(value, str) and value.strip().lower() in accepted:
+            return value.strip().lower()
+        raise _reject(value, where, ", ".join(accepted))
+
+    return convert
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def boolean(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise _reject(value, where, "true or false (also 1/0, yes/no, on/off)")
+
+
+def text(value: Any, where: str) -> str:
+    if isinstance(value, str | os.PathLike):
+        return os.fspath(value)  # type: ignore[arg-type]
+    raise _reject(value, where, "a string")
+
+
+def folder_or_off(value: Any, where: str) -> str | None:
+    """A folder name, or False (also 'false'/'off' from the environment) to turn it off."""
+    if value is False or value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in FALSE_WORDS - {""}:
+        return None
+    if isinstance(value, str | os.PathLike) and os.fspath(value):  # type: ignore[arg-type]
+        return os.fspath(value)  # type: ignore[arg-type]
+    raise _reject(value, where, "a folder path, or False to turn it off")
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def size(value: Any, where: str) -> int:
+    """Bytes, as a whole number or a string such as '512kb' or '1mb' (as server.js)."""
+    accepted = "a number of bytes, or a size such as '512kb' or '10mb'"
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*", value.lower())
+        if match and float(match.group(1)) > 0:
+            return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+    raise _reject(value, where, accepted)
+
+
+def trust(value: Any, where: str) -> bool | int | tuple[str, ...]:
+    """Which proxies may set X-Forwarded-*: off, all, a hop count, or a list of addresses."""
+    accepted = "false, true, a number of proxy hops, or a list of proxy IP addresses"
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS | FALSE_WORDS:
+            return word in TRUE_WORDS
+        if word.isdigit():
+            return int(word)
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    raise _reject(value, where, accepted)
+
+
+def optional_text(value: Any, where: str) -> str | None:
+    return None if value is None else text(value, where)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the schema: its name, how to convert it, its default and its variable."""
+
+    name: str
+    convert: Convert
+    default: Any
+    env: str | None
+
+
+TOP_LEVEL = (
+    Option("port", integer(0, 65535), 3000, "PORT"),
+    Option("env", choice("development", "test", "production"), "development", "ENV"),
+    Option("secret", optional_text, None, "SECRET"),
+    Option("public", folder_or_off, "public", "PUBLIC"),
+    Option("views", text, "views", "VIEWS"),
+    Option("log", choice("debug", "info", "warning", "error", "critical"), "info", "LOG"),
+    Option("compress", boolean, True, "COMPRESS"),
+    Option("trust_proxy", trust, False, "TRUST_PROXY"),
+    Option("body_limit", size, 1024 * 1024, "BODY_LIMIT"),
+)
+SESSION = (
+    Option("secret", optional_text, None, "SESSION_SECRET"),
+    Option("redis", optional_text, None, "REDIS_URL"),
+    Option("max_age", integer(1), 14 * DAY, "SESSION_MAX_AGE"),
+    Option("absolute_max_age", integer(1), 30 * DAY, "SESSION_ABSOLUTE_MAX_AGE"),
+    Option("max_entries", integer(1), 10_000, "SESSION_MAX_ENTRIES"),
+    Option("timeout", number(0), 2.0, "SESSION_TIMEOUT"),
+)
+SESSION_NAMES = frozenset({"store", "cookie"} | {option.name for option in SESSION})
+COOKIE = (
+    Option("name", text, "session", "SESSION_COOKIE_NAME"),
+    Option("path", text, "/", None),
+    Option("domain", optional_text, None, "SESSION_COOKIE_DOMAIN"),
+    Option("secure", boolean, None, "SESSION_COOKIE_SECURE"),
+    Option("httponly", boolean, True, None),
+    Option("samesite", choice("lax", "strict", "none"), "lax", "SESSION_COOKIE_SAMESITE"),
+)
+SECURITY = (Option("csrf", boolean, True, "SECURITY_CSRF"),)
+
+
+def read_environment(cwd: Path | None = None) -> dict[str, str]:
+    """The process environment, plus the working directory's ``.env`` for what it lacks.
+
+    The ``.env`` values are also put into ``os.environ`` (never over a variable
+    already set), so the user's own code sees them too, as with server.js.
+    """
+    dotenv_path = (cwd or Path.cwd()) / ".env"
+    if dotenv_path.is_file():
+        for name, value in dotenv_values(dotenv_path).items():
+            if value is not None:
+                os.environ.setdefault(name, value)
+    return dict(os.environ)
+
+
+def resolve(option: Option, arguments: Mapping[str, Any], environ: Mapping[str, str], scope: str) -> Any:
+    """Environment beats argument beats default; the value is converted and validated here."""
+    label = f"{scope}{option.name}"
+    if option.env is not None and option.env in environ:
+        return option.convert(environ[option.env], f"{option.env} (environment, for option {label!r})")
+    if option.name in arguments:
+        return option.convert(arguments[option.name], f"option {label!r}")
+    return option.default
+
+
+def check_names(given: Mapping[str, Any], accepted: frozenset[str], scope: str) -> None:
+    """A misspelt option fails loudly instead of silently keeping its default."""
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"unknown option {scope}{unknown[0]!r}; accepted: {', '.join(sorted(accepted))}."
+        )
+
+
+def section(value: Any, name: str) -> Mapping[str, Any] | None:
+    """A nested option (session=, security=): a dict, or False to turn it off."""
+    if value is False:
+        return None
+    if value is None or value is True:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise ConfigError(f"option {name!r} is {value!r}; accepted: a dict of {name} options, or False.")
+
+
+def load_options(arguments: Mapping[str, Any], environ: Mapping[str, str]) -> Options:
+    """Resolve every option from the environment, the arguments and the defaults."""
+    top_names = frozenset(option.name for option in TOP_LEVEL) | {"session", "security"}
+    check_names(arguments, top_names, "")
+    values = {option.name: resolve(option, arguments, environ, "") for option in TOP_LEVEL}
+    env: Env = values["env"]
+    secret = resolve_secret(values.pop("secret"), env)
+    session_arguments = section(arguments.get("session"), "session")
+    if "SESSION" in environ and not boolean(environ["SESSION"], "SESSION (environment)"):
+        session_arguments = None
+    security_arguments = section(arguments.get("security"), "security") or {}
+    check_names(security_arguments, frozenset(option.name for option in SECURITY), "security.")
+    security = SecurityOptions(
+        **{option.name: resolve(option, security_arguments, environ, "security.") for option in SECURITY}
+    )
+    session = (
+        None
+        if session_arguments is None
+        else load_session_options(session_arguments, environ, env=env, app_secret=secret)
+    )
+    return Options(secret=secret, session=session, security=security, **values)
+
+
+def load_session_options(
+    arguments: Mapping[str, Any], environ: Mapping[str, str], *, env: Env, app_secret: Secret
+) -> SessionOptions:
+    check_names(arguments, SESSION_NAMES, "session.")
+    values = {option.name: resolve(option, arguments, environ, "session.") for option in SESSION}
+    own_secret = values.pop("secret")
+    secret = app_secret if own_secret is None else resolve_secret(own_secret, env)
+    store = resolve_store(arguments.get("store"), environ, redis_url=values.pop("redis"))
+    cookie_arguments = section(arguments.get("cookie"), "session.cookie") or {}
+    check_names(cookie_arguments, frozenset(option.name for option in COOKIE), "session.cookie.")
+    cookie_values = {
+        option.name: resolve(option, cookie_arguments, environ, "session.cookie.") for option in COOKIE
+    }
+    if cookie_values["secure"] is None:
+        cookie_values["secure"] = env == "production"
+    if cookie_values["samesite"] == "none" and not cookie_values["secure"]:
+        raise ConfigError(
+            "option 'session.cookie.samesite' is 'none' but the cookie is not secure; browsers "
+            "drop SameSite=None cookies without Secure. Set session={'cookie': {'secure': True}}."
+        )
+    if values["absolute_max_age"] < values["max_age"]:
+        raise ConfigError(
+            f"option 'session.absolute_max_age' ({values['absolute_max_age']}) is shorter than "
+            f"'session.max_age' ({values['max_age']}); the absolute lifetime must be the longer."
+        )
+    return SessionOptions(store=store, secret=secret, cookie=CookieOptions(**cookie_values), **values)
+
+
+def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | None) -> Store | str:
+    """A store in code > SESSION_STORE > REDIS_URL > memory: a program that builds a store means it."""
+    if isinstance(given, Store):
+        return given
+    if given is not None and not isinstance(given, str):
+        raise ConfigError(
+            f"option 'session.store' is a {type(given).__name__}; accepted: a Store object "
+            "(a subclass of porch.session.stores.Store) or a store URL such as 'sqlite:///sessions.db'."
+        )
+    url = given or environ.get("SESSION_STORE") or redis_url or "memory://"
+    where = "option 'session.store'" if given else (
+        "SESSION_STORE (environment)" if environ.get("SESSION_STORE") else "REDIS_URL"
+    )
+    if scheme_of(url) not in BACKENDS:
+        accepted = ", ".join(f"{scheme}://" for scheme in BACKENDS)
+        raise ConfigError(f"{where} is {url!r}; accepted: a URL starting with one of {accepted}.")
+    return url
+
+
+def resolve_secret(raw: str | None, env: Env) -> Secret:
+    """Apply the SECRET rules: refuse a weak one in production, generate one elsewhere."""
+    values = tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+    if env == "production":
+        check_production_secrets(values)
+        return Secret(values)
+    if values:
+        return Secret(values)
+    if env == "development":
+        log.warning(
+            "No SECRET is set, so porch signs sessions with a random secret for this process: "
+            "sessions will not survive a restart. Put SECRET=... in .env; make one with: %s",
+            MAKE_A_SECRET,
+        )
+    return Secret((secrets.token_urlsafe(32),), generated=True)
+
+
+def check_production_secrets(values: tuple[str, ...]) -> None:
+    how = f"Make one with: {MAKE_A_SECRET} and set it as SECRET in the environment or .env."
+    if not values:
+        raise ConfigError(
+            "SECRET is not set; in production it is required, because it signs every session "
+            f"cookie. {how}"
+        )
+    for value in values:
+        if value.lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                f"SECRET is the placeholder {value!r}; in production it must be unique, long and "
+                f"random, because it signs every session cookie. {how}"
+            )
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"SECRET is {len(value)} characters long; in production it must be at least "
+                f"{MIN_SECRET_LENGTH}, because it signs every session cookie. {how}"
+            )

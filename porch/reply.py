@@ -1,0 +1,279 @@
+"""Replies: ``status(404).send('Nope')``, ``cookie('a', '1').json({...})``, and return values.
+
+Each helper starts a ``Reply``; every ``Reply`` method returns the reply, so
+they chain as in server.js. A handler's return value becomes a response in
+``to_response``: ``str`` -> HTML, ``dict``/``list`` -> JSON, ``int`` -> that
+status, ``bytes`` -> octet-stream, a ``Reply`` -> itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from .session.cookie import SameSite, set_cookie_header
+
+if TYPE_CHECKING:
+    from .context import Context
+
+log = logging.getLogger("porch")
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+SHORT_TYPES = {"html": HTML, "json": JSON, "text": TEXT, "txt": TEXT, "js": "text/javascript; charset=utf-8"}
+
+
+def reason(code: int) -> str:
+    """The standard reason phrase for a status ('Not Found'), or '' for a code without one."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def media_type(name: str) -> str:
+    """A full media type from a short name ('png') or a full one ('image/png')."""
+    if "/" in name:
+        return name
+    short = name.lower().lstrip(".")
+    if short in SHORT_TYPES:
+        return SHORT_TYPES[short]
+    guessed = mimetypes.types_map.get(f".{short}")
+    if guessed is None:
+        raise ValueError(f"content_type({name!r}): unknown short name; give a full media type.")
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def json_bytes(data: Any) -> bytes:
+    """JSON as orjson writes it; non-string dict keys are allowed, as json.dumps does."""
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+
+class Reply:
+    """A response under construction; every method returns the reply itself, to chain."""
+
+    __slots__ = ("_body", "_download_name", "_headers", "_kind", "_root", "_status",
+                 "_template", "_type")
+
+    def __init__(self) -> None:
+        self._status: int | None = None
+        self._body: Any = None
+        self._kind = "empty"
+        self._headers: list[tuple[str, str]] = []
+        self._type: str | None = None
+        self._root: str | None = None
+        self._download_name: str | None = None
+        self._template: tuple[str, dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Reply({self._status or 200}, {self._kind})"
+
+    def status(self, code: int) -> Reply:
+        """Set the status code."""
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            raise ValueError(f"status({code!r}): a status is a whole number from 100 to 599.")
+        self._status = code
+        return self
+
+    def send(self, body: Any = "") -> Reply:
+        """Send a body: str as HTML, bytes as octet-stream, dict/list as JSON."""
+        if isinstance(body, dict | list):
+            return self.json(body)
+        self._kind, self._body = "body", body
+        return self
+
+    def json(self, data: Any) -> Reply:
+        """Send ``data`` as JSON."""
+        self._kind, self._body = "json", data
+        return self
+
+    def redirect(self, code_or_url: int | str, url: str | None = None) -> Reply:
+        """Redirect, 302 by default: ``redirect('/login')`` or ``redirect(301, '/new')``."""
+        if isinstance(code_or_url, int):
+            self.status(code_or_url)
+            target = url
+        else:
+            target = code_or_url
+        if not isinstance(target, str):
+            raise ValueError("redirect() needs a URL: redirect('/login') or redirect(301, '/new').")
+        self._kind, self._body = "redirect", target
+        return self
+
+    def file(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Reply:
+        """Send a file; relative paths resolve against ``root`` (default: the working directory).
+
+        A path that resolves outside ``root`` (``../``, or an absolute path
+        elsewhere) is refused with 404, so a path built from a URL cannot read
+        other files. A missing file is a 404.
+        """
+        self._kind, self._body = "file", os.fspath(path)
+        self._root = None if root is None else os.fspath(root)
+        return self
+
+    def download(self, path: str | os.PathLike[str], filename: str | None = None, *,
+                 root: str | os.PathLike[str] | None = None) -> Reply:
+        """Send a file as an attachment, named by its basename unless ``filename`` says otherwise."""
+        self.file(path, root=root)
+        self._download_name = filename or os.path.basename(os.fspath(path))
+        return self
+
+    def cookie(self, name: str, value: str, *, max_age: int | None = None,
+               expires: datetime | str | int | None = None, path: str | None = "/",
+               domain: str | None = None, secure: bool = False, httponly: bool = False,
+               samesite: SameSite | None = "lax") -> Reply:
+        """Set a cookie (``max_age`` in seconds)."""
+        header = set_cookie_header(name, str(value), max_age=max_age, expires=expires, path=path,
+                                   domain=domain, secure=secure, httponly=httponly,
+                                   samesite=samesite)
+        self._headers.append(("set-cookie", header))
+        return self
+
+    def header(self, name: str | Mapping[str, str], value: str | None = None) -> Reply:
+        """Set a header, or several from a dict."""
+        pairs = name.items() if isinstance(name, Mapping) else [(name, value)]
+        for key, item in pairs:
+            if item is None or "\n" in str(item) or "\r" in str(item):
+                raise ValueError(f"header {key!r}: a header value is a single-line string.")
+            if key.lower() == "content-type":
+                self._type = str(item)
+            else:
+                self._headers.append((key.lower(), str(item)))
+        return self
+
+    def content_type(self, kind: str) -> Reply:
+        """Set the Content-Type: a short name ('html', 'json', 'png') or a full media type."""
+        self._type = media_type(kind)
+        return self
+
+    def render(self, template: str, **local: Any) -> Reply:
+        """Render a Jinja2 template from the ``views`` folder, autoescaped."""
+        self._kind = "render"
+        self._template = (template, local)
+        return self
+
+    # --- turning it into a response ---
+
+    def to_response(self, ctx: Context) -> Response:
+        response = self._build(ctx)
+        for name, value in self._headers:
+            response.headers.append(name, value)
+        return response
+
+    def _build(self, ctx: Context) -> Response:
+        code = self._status or 200
+        if self._kind == "json":
+            return Response(json_bytes(self._body), code, media_type=self._type or JSON)
+        if self._kind == "body":
+            return body_response(self._body, code, self._type)
+        if self._kind == "redirect":
+            return RedirectResponse(self._body, status_code=self._status or 302)
+        if self._kind == "file":
+            return self._file_response(code)
+        if self._kind == "render" and self._template is not None:
+            name, local = self._template
+            html = ctx.app.render(name, {"ctx": ctx, **local})
+            return Response(html, code, media_type=self._type or HTML)
+        return Response(reason(code), code, media_type=self._type or TEXT)
+
+    def _file_response(self, code: int) -> Response:
+        root = Path(self._root or os.getcwd()).resolve()
+        target = (root / self._body).resolve()
+        if not target.is_relative_to(root):
+            log.warning("file(%r) resolves outside %s; refused with 404 (pass root= to allow).",
+                        self._body, root)
+            return Response(reason(404), 404, media_type=TEXT)
+        if not target.is_file():
+            return Response(reason(404), 404, media_type=TEXT)
+        disposition = "attachment" if self._download_name is not None else None
+        return FileResponse(target, status_code=code, media_type=self._type,
+                            filename=self._download_name, content_disposition_type=disposition or "inline")
+
+
+def body_response(body: Any, code: int, kind: str | None) -> Response:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return Response(bytes(body), code, media_type=kind or OCTETS)
+    return Response(str(body), code, media_type=kind or HTML)
+
+
+def to_response(value: Any, ctx: Context) -> Response:
+    """What a handler's return value becomes (see the module docstring)."""
+    if isinstance(value, Reply):
+        return value.to_response(ctx)
+    if isinstance(value, str):
+        return Response(value, media_type=HTML)
+    if isinstance(value, dict | list):
+        return Response(json_bytes(value), media_type=JSON)
+    if isinstance(value, bool):
+        raise TypeError(f"a handler returned {value!r}; return None to pass on, or a reply.")
+    if isinstance(value, int):
+        return Reply().status(value).to_response(ctx)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Response(bytes(value), media_type=OCTETS)
+    if isinstance(value, Response):
+        return value
+    raise TypeError(
+        f"a handler returned a {type(value).__name__}; accepted: str (HTML), dict or list "
+        "(JSON), int (a status), bytes, a reply such as status(201).json(...), or None to pass on."
+    )
+
+
+def status(code: int) -> Reply:
+    """``status(404).send('Nope')``"""
+    return Reply().status(code)
+
+
+def send(body: Any = "") -> Reply:
+    """``send('<h1>Hi</h1>')``"""
+    return Reply().send(body)
+
+
+def json(data: Any) -> Reply:
+    """``json({'ok': True})``"""
+    return Reply().json(data)
+
+
+def redirect(code_or_url: int | str, url: str | None = None) -> Reply:
+    """``redirect('/login')`` (302) or ``redirect(301, '/new')``"""
+    return Reply().redirect(code_or_url, url)
+
+
+def file(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Reply:
+    """``file('public/report.pdf')``"""
+    return Reply().file(path, root=root)
+
+
+def download(path: str | os.PathLike[str], filename: str | None = None, *,
+             root: str | os.PathLike[str] | None = None) -> Reply:
+    """``download('data/2024.csv', 'report.csv')``"""
+    return Reply().download(path, filename, root=root)
+
+
+def cookie(name: str, value: str, **options: Any) -> Reply:
+    """``cookie('theme', 'dark', max_age=3600).send('ok')``"""
+    return Reply().cookie(name, value, **options)
+
+
+def header(name: str | Mapping[str, str], value: str | None = None) -> Reply:
+    """``header('X-Id', '42')`` or ``header({'X-A': '1', 'X-B': '2'})``"""
+    return Reply().header(name, value)
+
+
+def content_type(kind: str) -> Reply:
+    """``content_type('png').send(data)``"""
+    return Reply().content_type(kind)
+
+
+def render(template: str, **local: Any) -> Reply:
+    """``render('index.html', user=user)``"""
+    return Reply().render(template, **local)

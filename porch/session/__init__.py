@@ -1,0 +1,316 @@
+"""Sessions: ``Session`` (the mapping that tracks its changes) and ``SessionLayer`` (the policy).
+
+The layer reads the signed cookie, loads the entry from the store, and after the
+handler writes back only what changed. Each rule of DESIGN §3 is one small
+function below (``should_touch``, ``is_expired``, ...), so the policy reads
+like the design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+
+from ..errors import CorruptSession, SessionError, StoreUnavailable
+from .cookie import Signer, expire_cookie_header, session_key, set_cookie_header
+from .stores.base import CREATED, SEEN, USER, Store, whole_seconds
+
+if TYPE_CHECKING:
+    from starlette.datastructures import MutableHeaders
+
+    from ..options import SessionOptions
+
+log = logging.getLogger("porch.session")
+T = TypeVar("T")
+
+FLASH = "$flash"
+MUTABLE = (dict, list)
+
+
+def new_session_id() -> str:
+    """256 random bits; ids are only ever made here, never taken from a client (strict mode)."""
+    return secrets.token_urlsafe(32)
+
+
+class Session(MutableMapping[str, Any]):
+    """``ctx.session``: a mutable mapping of JSON values that remembers what changed.
+
+    ``regenerate()``, ``destroy()`` and ``flash()`` need no ``await``: they mark
+    intent, and the session layer carries it out once, after the handler. Values
+    read from the session and then mutated in place (``ctx.session['cart'].append(x)``)
+    count as changed too: nothing is silently lost.
+    """
+
+    def __init__(self, entry: dict[str, Any] | None = None, *, session_id: str | None = None,
+                 now: float | None = None, had_cookie: bool = False) -> None:
+        self.now = time.time() if now is None else now
+        self.had_cookie = had_cookie
+        self.id: str | None = session_id if entry is not None else None
+        self.key: str | None = session_key(session_id) if self.id and session_id else None
+        self.stored_key = self.key  # the key the store holds this session under, if any
+        self.accessed = False
+        self.destroyed_key: str | None = None
+        self.replaced_key: str | None = None  # set by regenerate()
+        self._data: dict[str, Any] = {}
+        self._meta: dict[str, Any] = {}
+        for name, value in (entry or {}).items():
+            (self._meta if name.startswith("$") else self._data)[name] = value
+        self._changes: dict[str, Any] = {}
+        self._deleted: set[str] = set()
+        self._snapshots: dict[str, bytes] = {}
+
+    # --- the mapping ---
+
+    def __getitem__(self, name: str) -> Any:
+        self.accessed = True
+        value = self._data[name]
+        if isinstance(value, MUTABLE) and name not in self._changes and name not in self._snapshots:
+            self._snapshots[name] = orjson.dumps(value)
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if not isinstance(name, str) or name.startswith("$"):
+            raise SessionError(
+                f"session keys must be strings not starting with '$' (got {name!r}); "
+                "'$' marks the fields porch keeps for itself."
+            )
+        self.accessed = True
+        self._ensure_id()
+        self._data[name] = value
+        self._changes[name] = value
+        self._deleted.discard(name)
+
+    def __delitem__(self, name: str) -> None:
+        self.accessed = True
+        del self._data[name]
+        self._changes.pop(name, None)
+        self._snapshots.pop(name, None)
+        if self.stored_key is not None:
+            self._deleted.add(name)
+
+    def __contains__(self, name: object) -> bool:
+        self.accessed = True
+        return name in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        self.accessed = True
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        self.accessed = True
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Session({self._data!r})"
+
+    # --- intent: carried out by the session layer after the handler ---
+
+    def regenerate(self) -> None:
+        """New id, same data, old id invalid at once: call it on login (fixation defence)."""
+        self.accessed = True
+        if self.stored_key is None:
+            if self.id is not None:
+                self._set_id(new_session_id())
+            return
+        self.replaced_key = self.replaced_key or self.stored_key
+        self.stored_key = None
+        self._set_id(new_session_id())
+
+    def destroy(self) -> None:
+        """Delete the session server-side and expire the cookie (logout).
+
+        Writes after ``destroy()`` in the same request start a new session, so
+        ``destroy()`` then ``flash('Logged out')`` works.
+        """
+        self.accessed = True
+        self.destroyed_key = self.stored_key or self.replaced_key or self.destroyed_key
+        self.id = self.key = self.stored_key = self.replaced_key = None
+        self._data, self._meta, self._changes = {}, {}, {}
+        self._deleted, self._snapshots = set(), {}
+
+    def flash(self, message: Any, kind: str = "info") -> None:
+        """Keep a one-shot message for the next page (read it with ``flashes()``)."""
+        queued = list(self._meta.get(FLASH) or [])
+        queued.append({"message": message, "kind": kind})
+        self.set_internal(FLASH, queued)
+
+    def flashes(self) -> list[dict[str, Any]]:
+        """Return and remove the queued flash messages, oldest first."""
+        self.accessed = True
+        queued: list[dict[str, Any]] = self._meta.pop(FLASH, None) or []
+        if queued:
+            self._changes.pop(FLASH, None)
+            if self.stored_key is not None:
+                self._deleted.add(FLASH)
+        return queued
+
+    @property
+    def user(self) -> Any:
+        """The user id this session is bound to; setting it enables "log out everywhere"."""
+        self.accessed = True
+        return self._meta.get(USER)
+
+    @user.setter
+    def user(self, user: Any) -> None:
+        if user is not None and not isinstance(user, str | int):
+            raise SessionError(f"ctx.session.user must be a str or int user id, not {user!r}.")
+        self.set_internal(USER, user)
+
+    # --- for porch's own modules (CSRF, the layer) ---
+
+    def get_internal(self, name: str) -> Any:
+        self.accessed = True
+        return self._meta.get(name)
+
+    def peek_internal(self, name: str) -> Any:
+        """Read porch's bookkeeping without counting as a read by the page (no Vary: Cookie)."""
+        return self._meta.get(name)
+
+    def set_internal(self, name: str, value: Any) -> None:
+        self.accessed = True
+        self._ensure_id()
+        self._meta[name] = value
+        self._changes[name] = value
+        self._deleted.discard(name)
+
+    @property
+    def is_new(self) -> bool:
+        """True when the store holds nothing for this session yet."""
+        return self.stored_key is None
+
+    def pending(self) -> tuple[dict[str, Any], set[str]]:
+        """What to write: the explicit changes plus values that were mutated in place."""
+        changes = dict(self._changes)
+        for name, snapshot in self._snapshots.items():
+            if name in self._data and orjson.dumps(self._data[name]) != snapshot:
+                changes[name] = self._data[name]
+        return changes, set(self._deleted)
+
+    def entry(self) -> dict[str, Any]:
+        """The whole entry, user keys and porch's fields: what regenerate() moves."""
+        return {**self._data, **self._meta}
+
+    def _ensure_id(self) -> None:
+        if self.id is None:
+            self._set_id(new_session_id())
+            self._meta[CREATED] = self._changes[CREATED] = self.now
+
+    def _set_id(self, session_id: str) -> None:
+        self.id = session_id
+        self.key = session_key(session_id)
+
+
+def is_expired(entry: dict[str, Any], now: float, *, max_age: int, absolute_max_age: int) -> bool:
+    """Idle or absolute lifetime passed: the store's TTL should have dropped it; check anyway."""
+    created = entry.get(CREATED)
+    seen = entry.get(SEEN, created)
+    if not isinstance(created, int | float) or not isinstance(seen, int | float):
+        return True  # no bookkeeping: not an entry porch wrote
+    return now - created >= absolute_max_age or now - seen >= max_age
+
+
+def should_touch(session: Session, now: float, *, max_age: int) -> bool:
+    """Slide the expiry without a store write on every request: at most once per max_age/10."""
+    seen = session.peek_internal(SEEN)
+    return not isinstance(seen, int | float) or now - seen >= max_age / 10
+
+
+class SessionLayer:
+    """Turns a cookie into ``ctx.session`` and, after the handler, the session into writes.
+
+    Built once per app; everything derivable from the options (signer, cookie
+    attributes) is computed here, not per request.
+    """
+
+    def __init__(self, options: SessionOptions, store: Store) -> None:
+        self.store = store
+        self.store_name = type(store).__name__
+        self.signer = Signer(options.secret.values, purpose="porch.session")
+        self.cookie = options.cookie
+        self.max_age = options.max_age
+        self.absolute_max_age = options.absolute_max_age
+        self.timeout = options.timeout
+
+    async def load(self, cookie: str | None) -> Session:
+        """The visitor's session; a missing, tampered, unknown or expired one is a new, empty one."""
+        now = time.time()
+        session_id = self.signer.unsign(cookie) if cookie else None
+        if session_id is None:  # no cookie, or a bad signature: no store round trip
+            return Session(now=now, had_cookie=cookie is not None)
+        try:
+            entry = await self.call(self.store.load(session_key(session_id)))
+        except CorruptSession as exc:
+            log.error("%s; starting a new session for this visitor.", exc)
+            entry = None
+        if entry is None or is_expired(
+            entry, now, max_age=self.max_age, absolute_max_age=self.absolute_max_age
+        ):
+            return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
+        return Session(entry, session_id=session_id, now=now, had_cookie=True)
+
+    async def commit(self, session: Session, headers: MutableHeaders) -> None:
+        """Write back only what changed, then set or expire the cookie."""
+        now = session.now
+        if session.destroyed_key is not None:
+            await self.call(self.store.destroy(session.destroyed_key))
+        changes, deleted = session.pending()
+        if session.replaced_key is not None and session.id is not None and session.key is not None:
+            entry = {**session.entry(), **changes, SEEN: now}
+            for name in deleted:
+                entry.pop(name, None)
+            await self.call(self.store.regenerate(session.replaced_key, session.key,
+                                                  entry, self.ttl(session, now)))
+            headers.append("set-cookie", self.cookie_for(session, session.id, now))
+        elif (changes or deleted) and session.id is not None and session.key is not None:
+            changes[SEEN] = now
+            await self.call(self.store.save(session.key, changes, deleted, self.ttl(session, now)))
+            if session.is_new:
+                headers.append("set-cookie", self.cookie_for(session, session.id, now))
+        elif session.key is not None and should_touch(session, now, max_age=self.max_age):
+            await self.call(self.store.touch(session.key, self.ttl(session, now)))
+        if session.key is None and (session.had_cookie or session.destroyed_key is not None):
+            headers.append("set-cookie", self.expired_cookie())  # logged out, stale or tampered
+        if session.accessed:
+            headers.add_vary_header("Cookie")
+
+    def ttl(self, session: Session, now: float) -> int:
+        """Idle lifetime, cut short by the absolute one: the store drops it at the earlier."""
+        return whole_seconds(min(self.max_age, self.remaining_lifetime(session, now)))
+
+    def remaining_lifetime(self, session: Session, now: float) -> float:
+        created = session.peek_internal(CREATED)
+        created = created if isinstance(created, int | float) else now
+        return created + self.absolute_max_age - now
+
+    def cookie_for(self, session: Session, session_id: str, now: float) -> str:
+        """The cookie lives as long as the absolute lifetime; the idle timeout is enforced server-side."""
+        cookie = self.cookie
+        return set_cookie_header(
+            cookie.name, self.signer.sign(session_id),
+            max_age=whole_seconds(self.remaining_lifetime(session, now)), path=cookie.path,
+            domain=cookie.domain, secure=cookie.secure, httponly=cookie.httponly,
+            samesite=cookie.samesite,
+        )
+
+    def expired_cookie(self) -> str:
+        cookie = self.cookie
+        return expire_cookie_header(cookie.name, path=cookie.path, domain=cookie.domain,
+                                    secure=cookie.secure, httponly=cookie.httponly,
+                                    samesite=cookie.samesite)
+
+    async def call(self, operation: Awaitable[T]) -> T:
+        """One store call, bounded by the ``timeout`` option: a slow store is a 503, not a hang."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await operation
+        except TimeoutError as exc:
+            raise StoreUnavailable(
+                f"the session store ({self.store_name}) did not answer within {self.timeout:g} s; "
+                "check that it is running and reachable (REDIS_URL / SESSION_STORE)."
+            ) from exc

@@ -1,0 +1,173 @@
+"""The Store contract: where sessions live between requests.
+
+Plug a store in with ``server(..., session={'store': MyStore()})``. Check it with
+the conformance suite: ``from porch.testing import StoreSuite``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ...errors import CorruptSession, UnserializableValue
+
+# Fields porch keeps beside the user's keys in every entry. User keys never
+# start with "$", so these cannot collide with them.
+CREATED = "$created"
+"""When the session was created (``time.time()``); a save carrying it may create the entry."""
+SEEN = "$seen"
+"""When the session was last written or touched (``time.time()``)."""
+USER = "$user"
+"""The user id the session is bound to (``ctx.session.user``), or None."""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One live session of a user, for a "your devices" page.
+
+    ``key`` is the hashed id the store knows it by; compare it with
+    ``ctx.session.key`` to mark the current device.
+    """
+
+    key: str
+    created: float
+    last_seen: float
+
+
+def encode_value(name: str, value: Any) -> bytes:
+    """JSON-encode one session value, naming the session key when it is not JSON."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise UnserializableValue(name, value) from exc
+
+
+def encode_changes(changes: Mapping[str, Any]) -> dict[str, bytes]:
+    """Encode every change before any I/O, so a bad value leaves the store untouched."""
+    return {name: encode_value(name, value) for name, value in changes.items()}
+
+
+def decode_value(raw: bytes | str, *, key: str) -> Any:
+    """Decode one stored value; an entry that is not JSON is corrupt, never unpickled."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptSession(
+            f"The session entry {key[:12]}... holds a value that is not JSON; porch treats it "
+            "as no session. Something other than porch wrote to the session store."
+        ) from exc
+
+
+def user_key(user: Any) -> str:
+    """The form a user id takes in a store's per-user index: ``7`` and ``'7'`` are one user."""
+    return str(user)
+
+
+def whole_seconds(ttl: float) -> int:
+    """A ttl as whole seconds, rounded up and at least one, as every store receives it."""
+    return max(1, math.ceil(ttl))
+
+
+class Store(ABC):
+    """Where sessions live between requests. Async, safe under concurrent requests.
+
+    Required: ``load``, ``save``, ``touch``, ``destroy``.
+    Lifespan: ``open``, ``close`` (the app calls them at start-up and shutdown).
+    Optional: ``count``, ``purge``, ``destroy_user``, ``sessions_of``; a store
+    without one raises ``NotImplementedError`` naming itself and the method.
+
+    What every store guarantees, and what ``porch.testing.StoreSuite`` checks:
+
+    - Keys arrive already hashed (SHA-256 of the session id); a store never sees
+      a raw id, so a leaked dump or key listing cannot be replayed as cookies.
+    - An entry is a flat mapping of field name to JSON-compatible value. The
+      store serialises values itself, as JSON (never pickle). Fields starting
+      with ``$`` are porch's bookkeeping (``CREATED``, ``SEEN``, ``USER``) and are
+      stored like any other field.
+    - ``ttl`` is whole seconds from now; an expired entry is never returned and
+      is gone (or purgeable) server-side.
+    - Several requests for one session may run at once, in several processes.
+      ``save`` applies only the fields it is given, so two requests that change
+      different keys both keep their change.
+    - Logout is final: a ``save`` for a key that does not exist is dropped
+      unless its changes carry ``CREATED`` (only a brand-new session creates an
+      entry). A request that started before ``destroy()`` cannot resurrect it.
+    - A backend that cannot be reached raises ``StoreUnavailable`` (porch
+      answers 503); nothing is half-written.
+    """
+
+    async def open(self) -> None:  # noqa: B027 - optional hook, empty on purpose
+        """Connect (pools, files). Called once at app start-up; must be idempotent."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
+        """Release connections. Called once at app shutdown."""
+
+    @abstractmethod
+    async def load(self, key: str) -> dict[str, Any] | None:
+        """The entry's fields, or None when the key is unknown or expired.
+
+        Raises ``CorruptSession`` when a stored value is not JSON.
+        """
+
+    @abstractmethod
+    async def save(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None:
+        """Set ``changes``, remove the fields in ``deleted``, and expire ``ttl`` seconds from now.
+
+        Atomic for one key. When the key does not exist the save is dropped,
+        unless ``changes`` carries ``CREATED``. When ``changes`` carries ``USER``
+        the store moves the key into that user's index (None unbinds it).
+        Values are encoded (``encode_changes``) before any I/O, so an
+        ``UnserializableValue`` leaves the entry as it was.
+        """
+
+    @abstractmethod
+    async def touch(self, key: str, ttl: int) -> None:
+        """Slide the expiry to ``ttl`` seconds from now and set ``SEEN`` to ``time.time()``.
+
+        A no-op when the key does not exist (it never creates an entry).
+        """
+
+    @abstractmethod
+    async def destroy(self, key: str) -> None:
+        """Delete the entry and drop it from its user's index; a no-op when missing."""
+
+    async def regenerate(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> None:
+        """Move a session to a new key (login: fixation defence); the old key stops working.
+
+        ``data`` is the whole entry, ``CREATED`` included. Stores that can do it
+        in one atomic step override this; the default saves, then destroys.
+        """
+        await self.save(new_key, data, (), ttl)
+        await self.destroy(old_key)
+
+    async def count(self) -> int:
+        """How many live (unexpired) sessions the store holds."""
+        raise self._missing("count")
+
+    async def purge(self) -> int:
+        """Delete expired entries now; return how many were deleted."""
+        raise self._missing("purge")
+
+    async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        """Log ``user`` out everywhere: delete all their sessions but ``keep`` (a key).
+
+        Returns how many sessions were deleted.
+        """
+        raise self._missing("destroy_user")
+
+    async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        """The user's live sessions, oldest first, for a "your devices" page."""
+        raise self._missing("sessions_of")
+
+    def _missing(self, method: str) -> NotImplementedError:
+        return NotImplementedError(
+            f"{type(self).__name__} does not implement the optional Store.{method}(); "
+            f"implement it to use {method} with this store (see docs/stores.md)."
+        )

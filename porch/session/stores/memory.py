@@ -1,0 +1,161 @@
+"""MemoryStore: the reference store, in this process's memory, for development and tests.
+
+Sessions die with the process and are not shared between workers, which is why
+porch refuses to start a memory store under more than one worker.
+"""
+
+from __future__ import annotations
+
+import time
+from itertools import islice
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ConfigError
+from .base import CREATED, SEEN, USER, SessionInfo, Store, decode_value, encode_changes, user_key
+
+DEFAULT_MAX_ENTRIES = 10_000
+SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
+
+
+@dataclass
+class _Entry:
+    fields: dict[str, bytes]
+    expires_at: float
+    user: str | None = None
+
+
+class MemoryStore(Store):
+    """Sessions in a bounded, least-recently-used dict.
+
+    Values are serialised on ``save`` exactly as the Redis and SQLite stores do,
+    so a value that is not JSON fails in development, not first in production.
+    At most ``max_entries`` sessions are kept; beyond that the least recently
+    used is evicted, so a flood of new visitors cannot exhaust memory. Expired
+    entries are dropped on access and swept a few at a time on every write.
+    """
+
+    def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        if max_entries < 1:
+            raise ConfigError(
+                f"session max_entries is {max_entries}; it must be a whole number of at least 1."
+            )
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._users: dict[str, set[str]] = {}
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, max_entries: int = DEFAULT_MAX_ENTRIES, timeout: float = 2.0
+    ) -> MemoryStore:
+        """``memory://``: the URL carries nothing else; ``timeout`` has nothing to wait for."""
+        return cls(max_entries=max_entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        entry = self._live(key, time.time())
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return {name: decode_value(raw, key=key) for name, raw in entry.fields.items()}
+
+    async def save(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None:
+        encoded = encode_changes(changes)
+        now = time.time()
+        entry = self._live(key, now)
+        if entry is None:
+            if CREATED not in changes:
+                return  # destroyed or expired meanwhile: logout is final
+            entry = self._entries[key] = _Entry(fields={}, expires_at=0.0)
+        entry.fields.update(encoded)
+        for name in deleted:
+            entry.fields.pop(name, None)
+        entry.expires_at = now + ttl
+        if USER in changes:
+            self._index(key, entry, changes[USER])
+        self._entries.move_to_end(key)
+        self._sweep(now)
+        self._evict_beyond_cap()
+
+    async def touch(self, key: str, ttl: int) -> None:
+        now = time.time()
+        entry = self._live(key, now)
+        if entry is not None:
+            entry.expires_at = now + ttl
+            entry.fields[SEEN] = encode_changes({SEEN: now})[SEEN]
+            self._entries.move_to_end(key)
+
+    async def destroy(self, key: str) -> None:
+        self._drop(key)
+
+    async def count(self) -> int:
+        await self.purge()
+        return len(self._entries)
+
+    async def purge(self) -> int:
+        now = time.time()
+        expired = [key for key, entry in self._entries.items() if entry.expires_at <= now]
+        for key in expired:
+            self._drop(key)
+        return len(expired)
+
+    async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        keys = [key for key in self._users.get(user_key(user), ()) if key != keep]
+        live = [key for key in keys if self._live(key, time.time()) is not None]
+        for key in keys:
+            self._drop(key)
+        return len(live)
+
+    async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        now = time.time()
+        infos = []
+        for key in list(self._users.get(user_key(user), ())):
+            entry = self._live(key, now)
+            if entry is not None:
+                created = decode_value(entry.fields.get(CREATED, b"0"), key=key)
+                seen = decode_value(entry.fields.get(SEEN, b"0"), key=key)
+                infos.append(SessionInfo(key=key, created=created, last_seen=seen))
+        return sorted(infos, key=lambda info: info.created)
+
+    def _live(self, key: str, now: float) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= now:
+            self._drop(key)
+            return None
+        return entry
+
+    def _index(self, key: str, entry: _Entry, user: Any) -> None:
+        self._unindex(key, entry)
+        entry.user = None if user is None else user_key(user)
+        if entry.user is not None:
+            self._users.setdefault(entry.user, set()).add(key)
+
+    def _unindex(self, key: str, entry: _Entry) -> None:
+        if entry.user is None:
+            return
+        keys = self._users.get(entry.user)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:  # the index never outlives the sessions in it
+                del self._users[entry.user]
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._unindex(key, entry)
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired entries among the least recently used few."""
+        for key in list(islice(self._entries, SWEEP_BATCH)):
+            self._live(key, now)
+
+    def _evict_beyond_cap(self) -> None:
+        while len(self._entries) > self.max_entries:
+            oldest = next(iter(self._entries))
+            self._drop(oldest)

@@ -1,0 +1,277 @@
+"""``run()``: start the real server on a free loopback port and talk to it like a browser.
+
+```python
+async with run(counter) as api:           # async form: the server runs on this loop
+    assert (await api.get('/')).body == {'views': 1}
+
+with run(counter) as api:                 # sync form: the server runs in a thread
+    assert api.get('/').status == 200
+
+await run(counter).alive(check)           # check(api), as server.js
+await run(counter).get('/')               # one request, then stop
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import inspect
+import ipaddress
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+import orjson
+import uvicorn
+
+from ..app import App, server
+
+T = TypeVar("T")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+START_TIMEOUT = 10.0
+POLL = 0.005
+
+
+class Response:
+    """What a test sees: ``.status``, ``.body`` (JSON decoded, else text), ``.headers``, ``.cookies``."""
+
+    def __init__(self, raw: httpx.Response) -> None:
+        self.raw = raw
+        self.status = raw.status_code
+        self.headers = raw.headers
+        self.cookies = dict(raw.cookies)
+        self.text = raw.text
+        content_type = raw.headers.get("content-type", "")
+        is_json = content_type.startswith("application/json") or "+json" in content_type
+        self.body: Any = orjson.loads(raw.content) if is_json and raw.content else raw.text
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.body!r:.60}>"
+
+
+class LoopbackCookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Send ``Secure`` cookies to loopback over plain HTTP, as browsers do for localhost.
+
+    Without this, tests of a production-configured app would lose the session.
+    """
+
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        host = request.host.rsplit(":", 1)[0].strip("[]")
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return True
+        except ValueError:
+            if host == "localhost":
+                return True
+        return super().return_ok_secure(cookie, request)
+
+
+def cookie_jar() -> httpx.Cookies:
+    return httpx.Cookies(http.cookiejar.CookieJar(policy=LoopbackCookiePolicy()))
+
+
+class Api(Generic[C]):
+    """A client that keeps cookies between calls, like a browser."""
+
+    def __init__(self, client: C, base_url: str) -> None:
+        self.client = client
+        self.url = base_url
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self.client.cookies
+
+
+class AsyncApi(Api[httpx.AsyncClient]):
+    """``await api.get('/')``: the async form's client."""
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        return Response(await self.client.request(method, url, **kwargs))
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def head(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("HEAD", url, **kwargs)
+
+
+class SyncApi(Api[httpx.Client]):
+    """``api.get('/')``: the sync form's client."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        return Response(self.client.request(method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+
+def listen_on_loopback() -> socket.socket:
+    """A listening socket on a free port; the server is handed the socket, so no port race."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
+    """Start the app (or the middleware and options for ``server()``) on a free port.
+
+    Takes the same arguments as ``server()``, or one app that ``server()``
+    built. The server is real (uvicorn), so a test sees exactly what a browser
+    would; it stops, with its port and threads, when the block ends.
+    """
+
+    def __init__(self, *middleware: Any, **options: Any) -> None:
+        if len(middleware) == 1 and isinstance(middleware[0], App) and not options:
+            self.app = middleware[0]
+        else:
+            options.setdefault("env", "test")
+            self.app = server(*middleware, **options)
+        self._server: uvicorn.Server | None = None
+        self._socket: socket.socket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._async_api: AsyncApi | None = None
+        self._sync_api: SyncApi | None = None
+
+    def _prepare(self) -> tuple[uvicorn.Server, socket.socket, str]:
+        sock = listen_on_loopback()
+        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False,
+                                proxy_headers=False, server_header=False)
+        self._server, self._socket = uvicorn.Server(config), sock
+        host, port = sock.getsockname()[:2]
+        return self._server, sock, f"http://{host}:{port}"
+
+    def _release(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._socket = self._task = self._thread = None
+
+    # --- async form ---
+
+    async def __aenter__(self) -> AsyncApi:
+        uvicorn_server, sock, url = self._prepare()
+        self._task = asyncio.create_task(uvicorn_server.serve(sockets=[sock]))
+        deadline = time.monotonic() + START_TIMEOUT
+        while not uvicorn_server.started:
+            if self._task.done() or time.monotonic() > deadline:
+                await self._stop_task()
+                raise RuntimeError("the porch app did not start; see the log above for why.")
+            await asyncio.sleep(POLL)
+        client = httpx.AsyncClient(base_url=url, cookies=cookie_jar(), follow_redirects=False)
+        self._async_api = AsyncApi(client, url)
+        return self._async_api
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._async_api is not None:
+            await self._async_api.client.aclose()
+            self._async_api = None
+        await self._stop_task()
+
+    async def _stop_task(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        task = self._task
+        try:
+            if task is not None:
+                await task
+        finally:
+            self._release()
+
+    async def alive(self, check: Callable[[AsyncApi], Awaitable[T] | T]) -> T:
+        """Run ``check(api)`` against the running server, then stop it (server.js's ``alive``)."""
+        async with self as api:
+            result = check(api)
+            if inspect.isawaitable(result):
+                return await result  # type: ignore[no-any-return]
+            return result
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """One request against a server started for it alone."""
+        async with self as api:
+            return await api.request(method, url, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def head(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("HEAD", url, **kwargs)
+
+    # --- sync form: the server runs on its own loop in a thread ---
+
+    def __enter__(self) -> SyncApi:
+        uvicorn_server, sock, url = self._prepare()
+        self._thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]},
+                                        name="porch-run", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not uvicorn_server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._stop_thread()
+                raise RuntimeError("the porch app did not start; see the log above for why.")
+            time.sleep(POLL)
+        self._sync_api = SyncApi(httpx.Client(base_url=url, cookies=cookie_jar(),
+                                              follow_redirects=False), url)
+        return self._sync_api
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._sync_api is not None:
+            self._sync_api.client.close()
+            self._sync_api = None
+        self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        try:
+            if self._thread is not None:
+                self._thread.join()
+        finally:
+            self._release()
