@@ -1,0 +1,33 @@
+"""Shared test set-up: every test gets a clean environment and its own working directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Variables porch reads; a value left on the machine (or by another test) must not leak in.
+PORCH_PREFIXES = ("SESSION", "SECURITY_")
+PORCH_NAMES = frozenset({
+    "PORT", "SECRET", "ENV", "PUBLIC", "VIEWS", "LOG", "COMPRESS", "TRUST_PROXY",
+    "BODY_LIMIT", "REDIS_URL", "FAVICON",
+})
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run each test in an empty folder with porch's variables unset, and restore both after.
+
+    ``.env`` tests write into this folder; ``os.environ`` is restored in full,
+    since ``server()`` copies ``.env`` values into it.
+    """
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name in PORCH_NAMES or name.startswith(PORCH_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
