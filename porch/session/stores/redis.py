@@ -1,0 +1,504 @@
+"""RedisStore: sessions in Redis, shared by every worker and machine, expired by Redis itself.
+
+Layout, for anyone reading the keyspace (``prefix`` defaults to ``porch:session:``)::
+
+    porch:session:<sha256 of the id>  a hash: one field per session key, values JSON;
+                                      it EXPIREs with the session
+    porch:session:user:<user id>      a set of the hashed keys bound to that user;
+                                      it expires no sooner than its longest-lived member
+
+Every write is a Lua script, so it is atomic and one round trip: a save that
+finds its key gone (destroyed, expired) is dropped unless it creates the
+session, which is what makes logout final even for a request already in flight.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from ...errors import ConfigError, StoreUnavailable
+from .base import (
+    CREATED,
+    SEEN,
+    SessionInfo,
+    Store,
+    decode_value,
+    encode_changes,
+    encode_value,
+    user_key,
+)
+
+DEFAULT_PREFIX = "porch:session:"
+DEFAULT_TIMEOUT = 2.0
+SCAN_BATCH = 1000
+
+Client = Redis | RedisCluster
+
+# Shared by every script: the index set a stored $user value points at, and
+# "the set lives at least as long as this member" (milliseconds, so a set that
+# TTL would round up can never expire a moment before its session).
+_LUA_HELPERS = """
+local function index_of(prefix, raw)
+  if not raw or raw == 'null' then return false end
+  if string.sub(raw, 1, 1) == '"' then return prefix .. cjson.decode(raw) end
+  return prefix .. raw
+end
+local function outlive(index, ttl)
+  local wanted = tonumber(ttl) * 1000
+  local current = redis.call('PTTL', index)
+  if current == -1 or (current >= 0 and current < wanted) then
+    redis.call('PEXPIRE', index, wanted)
+  end
+end
+local function call_in_chunks(command, key, first, last)
+  local chunk = 1000
+  local i = first
+  while i <= last do
+    local stop = math.min(i + chunk - 1, last)
+    redis.call(command, key, unpack(ARGV, i, stop))
+    i = stop + 1
+  end
+end
+"""
+
+
+def _lua(body: str) -> str:
+    """A script: the shared helpers, then ``body``."""
+    return _LUA_HELPERS + body
+
+
+# KEYS[1] session hash. ARGV: ttl, may_create, inline_index, index_prefix, member,
+# n_changes, n_changes field/value pairs, then the deleted fields.
+# Returns {1, old index, new index} when applied, {0} when dropped.
+_SAVE = _lua("""
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 and ARGV[2] ~= '1' then return {0} end
+local prefix, member = ARGV[4], ARGV[5]
+local old = index_of(prefix, redis.call('HGET', key, '$user'))
+local first_pair = 7
+local last_pair = first_pair + 2 * tonumber(ARGV[6]) - 1
+call_in_chunks('HSET', key, first_pair, last_pair)
+call_in_chunks('HDEL', key, last_pair + 1, #ARGV)
+local new = index_of(prefix, redis.call('HGET', key, '$user'))
+if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+if ARGV[3] == '1' then
+  if old and old ~= new then redis.call('SREM', old, member) end
+  if new then
+    redis.call('SADD', new, member)
+    outlive(new, ARGV[1])
+  end
+end
+return {1, old, new}
+""")
+
+# KEYS[1] session hash. ARGV: ttl, $seen as JSON, inline_index, index_prefix.
+# Returns {1, index} when touched, {0} when the key is gone.
+_TOUCH = _lua("""
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return {0} end
+redis.call('HSET', key, '$seen', ARGV[2])
+redis.call('EXPIRE', key, ARGV[1])
+local index = index_of(ARGV[4], redis.call('HGET', key, '$user'))
+if index and ARGV[3] == '1' then outlive(index, ARGV[1]) end
+return {1, index}
+""")
+
+# KEYS[1] session hash. ARGV: inline_index, index_prefix, member. Returns {deleted, index}.
+_DESTROY = _lua("""
+local key = KEYS[1]
+local index = index_of(ARGV[2], redis.call('HGET', key, '$user'))
+local deleted = redis.call('DEL', key)
+if index and ARGV[1] == '1' then redis.call('SREM', index, ARGV[3]) end
+return {deleted, index}
+""")
+
+# KEYS[1] a user's index set. ARGV: ttl, member to add ('' to only extend).
+_INDEX = _lua("""
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[1], ARGV[2]) end
+outlive(KEYS[1], ARGV[1])
+return 1
+""")
+
+# KEYS[1] old hash, KEYS[2] new hash. ARGV: ttl, may_create, index_prefix,
+# old member, new member, n_fields, field/value pairs. Not for cluster mode.
+_REGENERATE = _lua("""
+local old_key, new_key = KEYS[1], KEYS[2]
+local prefix = ARGV[3]
+local old_index = index_of(prefix, redis.call('HGET', old_key, '$user'))
+redis.call('DEL', old_key)
+if old_index then redis.call('SREM', old_index, ARGV[4]) end
+if redis.call('EXISTS', new_key) == 0 and ARGV[2] ~= '1' then return 0 end
+call_in_chunks('HSET', new_key, 7, 6 + 2 * tonumber(ARGV[6]))
+redis.call('EXPIRE', new_key, ARGV[1])
+local new_index = index_of(prefix, redis.call('HGET', new_key, '$user'))
+if new_index then
+  redis.call('SADD', new_index, ARGV[5])
+  outlive(new_index, ARGV[1])
+end
+return 1
+""")
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, so it can go into logs and error messages."""
+    return re.sub(r"(?<=://)([^:@/]*):[^@/]*@", r"\1:***@", url)
+
+
+def _host_ports(netloc: str, *, url: str) -> list[tuple[str, int]]:
+    """``host:port[,host:port]`` (after any ``user:password@``) as pairs."""
+    hosts = netloc.rpartition("@")[2]
+    pairs = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"session store URL {redact(url)!r}: {item!r} is not host:port; "
+                "write e.g. redis+sentinel://:password@10.0.0.1:26379,10.0.0.2:26379/mymaster/0."
+            )
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
+def _credentials(netloc: str) -> tuple[str | None, str | None]:
+    userinfo, at, _ = netloc.rpartition("@")
+    if not at:
+        return None, None
+    username, colon, password = userinfo.partition(":")
+    if not colon:  # "secret@host" carries a password alone, as redis:// does
+        return None, unquote(username) or None
+    return unquote(username) or None, unquote(password) or None
+
+
+class RedisStore(Store):
+    """Sessions in Redis: the production store, shared by all workers and machines.
+
+    ``RedisStore('redis://:pw@host:6379/0')``, or pass a ready client
+    (``redis.asyncio.Redis`` or ``RedisCluster``), which stays yours to close.
+    URLs: ``redis://``, ``rediss://`` (TLS), ``unix:///path/redis.sock``,
+    ``redis+sentinel://[:password@]host:port[,host:port]/service_name[/db]``
+    (the password is the master's) and
+    ``redis+cluster://[:password@]host:port[,host:port]``.
+
+    Each operation is one round trip and atomic for its key: ``load`` is HGETALL,
+    ``save``/``touch``/``destroy`` are one EVALSHA each. The per-user index (a set)
+    is updated inside the same script, except in cluster mode: there the set and
+    the session hash hash to different slots and one script may not touch both,
+    so the index is updated by a second command after the session write. A crash
+    between the two leaves at worst a stale index member, which ``sessions_of``,
+    ``destroy_user`` and ``purge`` prune; it never loses or resurrects a session.
+    For the same reason ``regenerate`` in cluster mode is a save then a destroy.
+
+    ``timeout`` (seconds) bounds connecting and each reply; a call gets one
+    immediate reconnect attempt, then raises ``StoreUnavailable`` (porch answers 503).
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | Client,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.prefix = prefix
+        self.timeout = timeout
+        self._sentinel: Sentinel | None = None
+        if isinstance(url_or_client, str):
+            self._url: str | None = url_or_client
+            self._client: Client | None = None
+            self._owns_client = True
+            self.where = redact(url_or_client)
+        else:
+            self._url = None
+            self._client = url_or_client
+            self._owns_client = False
+            self.where = f"a {type(url_or_client).__name__} client passed in code"
+        self._scripts: dict[str, Any] = {}
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        max_entries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> RedisStore:
+        """Build from a store URL; ``max_entries`` is for the memory store and ignored here."""
+        return cls(url, prefix=prefix, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.where!r})"
+
+    @property
+    def is_cluster(self) -> bool:
+        return isinstance(self._client, RedisCluster) or (
+            self._url is not None and self._url.lower().startswith("redis+cluster://")
+        )
+
+    async def open(self) -> None:
+        """Create the connection pool; connections are made on first use, so a Redis
+        that is down at start-up makes requests answer 503 rather than stopping the app."""
+        self._connect()
+
+    async def close(self) -> None:
+        """Close the pool (and sentinel connections) if this store created them."""
+        client, self._client = self._client, None
+        sentinel, self._sentinel = self._sentinel, None
+        self._scripts.clear()
+        if not self._owns_client:
+            self._client = client  # the caller's client stays theirs, and usable
+            return
+        if client is not None:
+            await client.aclose()
+        if sentinel is not None:
+            await sentinel.aclose()
+
+    # -- the contract ---------------------------------------------------------
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        async with self._translated():
+            raw = await self._connect().hgetall(self._hash(key))
+        if not raw:
+            return None
+        return {_name(name): decode_value(value, key=key) for name, value in raw.items()}
+
+    async def save(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None:
+        encoded = encode_changes(changes)
+        pairs = [item for name_value in encoded.items() for item in name_value]
+        args = [
+            ttl,
+            "1" if CREATED in changes else "0",
+            self._inline_index(),
+            self._index_prefix(),
+            key,
+            len(encoded),
+            *pairs,
+            *deleted,
+        ]
+        async with self._translated():
+            applied, *indexes = await self._run("save", _SAVE, [self._hash(key)], args)
+            if applied and self.is_cluster:
+                old, new = (_text(index) for index in indexes)
+                if old is not None and old != new:
+                    await self._connect().srem(old, key)
+                if new is not None:
+                    await self._run("index", _INDEX, [new], [ttl, key])
+
+    async def touch(self, key: str, ttl: int) -> None:
+        seen = encode_value(SEEN, time.time())
+        args = [ttl, seen, self._inline_index(), self._index_prefix()]
+        async with self._translated():
+            touched, *index = await self._run("touch", _TOUCH, [self._hash(key)], args)
+            user_index = _text(index[0]) if index else None
+            if touched and self.is_cluster and user_index is not None:
+                await self._run("index", _INDEX, [user_index], [ttl, ""])
+
+    async def destroy(self, key: str) -> None:
+        args = [self._inline_index(), self._index_prefix(), key]
+        async with self._translated():
+            _, index = await self._run("destroy", _DESTROY, [self._hash(key)], args)
+            user_index = _text(index)
+            if self.is_cluster and user_index is not None:
+                await self._connect().srem(user_index, key)
+
+    async def regenerate(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> None:
+        """One atomic script: the new key gets ``data``, the old key and its index entry go.
+
+        In cluster mode the two keys live in different slots: save, then destroy.
+        """
+        if self.is_cluster:
+            await super().regenerate(old_key, new_key, data, ttl)
+            return
+        encoded = encode_changes(data)
+        pairs = [item for name_value in encoded.items() for item in name_value]
+        may_create = "1" if CREATED in data else "0"
+        args = [ttl, may_create, self._index_prefix(), old_key, new_key, len(encoded), *pairs]
+        keys = [self._hash(old_key), self._hash(new_key)]
+        async with self._translated():
+            await self._run("regenerate", _REGENERATE, keys, args)
+
+    # -- optional -------------------------------------------------------------
+
+    async def count(self) -> int:
+        """Live sessions, by SCAN over the prefix (never KEYS, which blocks Redis)."""
+        index_prefix = self._index_prefix().encode()
+        total = 0
+        async with self._translated():
+            async for name in self._scan(self._glob(self.prefix) + "*"):
+                if not name.startswith(index_prefix):
+                    total += 1
+        return total
+
+    async def purge(self) -> int:
+        """Redis expires sessions itself, so this deletes none (returns 0); it prunes
+        index members whose sessions are gone, so the sets stay small."""
+        async with self._translated():
+            async for index in self._scan(self._glob(self._index_prefix()) + "*"):
+                await self._live_members(index.decode())
+        return 0
+
+    async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        index = self._index_prefix() + user_key(user)
+        async with self._translated():
+            members = [member for member in await self._members(index) if member != keep]
+            if not members:
+                return 0
+            client = self._connect()
+            async with client.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.delete(self._hash(member))
+                deleted: list[int] = await pipe.execute()
+            await client.srem(index, *members)
+        return sum(deleted)
+
+    async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        index = self._index_prefix() + user_key(user)
+        async with self._translated():
+            live = await self._live_members(index)
+        infos = [
+            SessionInfo(
+                key=member,
+                created=decode_value(created or b"0", key=member),
+                last_seen=decode_value(seen or b"0", key=member),
+            )
+            for member, (created, seen) in live.items()
+        ]
+        return sorted(infos, key=lambda info: info.created)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _connect(self) -> Client:
+        """The client, created on first use: calls before ``open()`` open lazily."""
+        if self._client is None:
+            assert self._url is not None  # a store built from a client always has one
+            self._client = self._client_for(self._url)
+        return self._client
+
+    def _client_for(self, url: str) -> Client:
+        scheme = url.partition("://")[0].lower()
+        options: dict[str, Any] = {
+            "socket_timeout": self.timeout,
+            "socket_connect_timeout": self.timeout,
+            # One immediate reconnect covers a pooled connection that Redis
+            # dropped (a restart); more retries would only delay the 503.
+            "retry": Retry(NoBackoff(), 1),
+        }
+        if scheme == "redis+sentinel":
+            return self._sentinel_master(url, options)
+        if scheme == "redis+cluster":
+            netloc = urlsplit(url).netloc
+            username, password = _credentials(netloc)
+            nodes = [ClusterNode(host, port) for host, port in _host_ports(netloc, url=url)]
+            return RedisCluster(
+                startup_nodes=nodes, username=username, password=password, **options
+            )
+        client: Redis = Redis.from_url(url, **options)
+        return client
+
+    def _sentinel_master(self, url: str, options: dict[str, Any]) -> Redis:
+        parts = urlsplit(url)
+        path = [segment for segment in parts.path.split("/") if segment]
+        if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+            raise ConfigError(
+                f"session store URL {redact(url)!r} needs a service name and an optional db: "
+                "redis+sentinel://[:password@]host:port[,host:port]/service_name[/db]."
+            )
+        username, password = _credentials(parts.netloc)
+        sentinel_options = {key: value for key, value in options.items() if key != "retry"}
+        self._sentinel = Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            _host_ports(parts.netloc, url=url), sentinel_kwargs=sentinel_options, **options
+        )
+        master: Redis = self._sentinel.master_for(
+            path[0],
+            db=int(path[1]) if len(path) == 2 else 0,
+            username=username,
+            password=password,
+        )
+        return master
+
+    async def _run(self, name: str, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script by EVALSHA, loading it once if the server does not know it."""
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self._connect().register_script(source)
+        return await script(keys=keys, args=args)
+
+    @asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        """Turn an unreachable Redis into StoreUnavailable (porch answers 503)."""
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException) as exc:
+            raise StoreUnavailable(
+                f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
+                "that use the session answer 503 until it is back; check that Redis is "
+                "running and that REDIS_URL / SESSION_STORE point at it."
+            ) from exc
+
+    async def _scan(self, pattern: str) -> AsyncIterator[bytes]:
+        async for name in self._connect().scan_iter(match=pattern, count=SCAN_BATCH):
+            yield name
+
+    async def _members(self, index: str) -> list[str]:
+        members = await self._connect().smembers(index)
+        return sorted(_name(member) for member in members)
+
+    async def _live_members(self, index: str) -> dict[str, tuple[bytes | None, bytes | None]]:
+        """``$created`` and ``$seen`` of each live member; dead members are pruned."""
+        members = await self._members(index)
+        if not members:
+            return {}
+        client = self._connect()
+        async with client.pipeline(transaction=False) as pipe:
+            for member in members:
+                pipe.hmget(self._hash(member), [CREATED, SEEN])
+            rows: list[list[bytes | None]] = await pipe.execute()
+        live = {}
+        dead = []
+        for member, (created, seen) in zip(members, rows, strict=True):
+            if created is None and seen is None:
+                dead.append(member)
+            else:
+                live[member] = (created, seen)
+        if dead:
+            await client.srem(index, *dead)
+        return live
+
+    def _hash(self, key: str) -> str:
+        return self.prefix + key
+
+    def _index_prefix(self) -> str:
+        return self.prefix + "user:"
+
+    def _inline_index(self) -> str:
+        return "0" if self.is_cluster else "1"
+
+    @staticmethod
+    def _glob(text: str) -> str:
+        return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def _name(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
