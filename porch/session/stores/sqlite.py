@@ -1,0 +1,328 @@
+"""SQLiteStore: sessions in one SQLite file, shared by the worker processes of one machine.
+
+For a single server that wants sessions to survive restarts and to be shared by
+``--workers N`` without running Redis. The file is opened in WAL mode, so
+readers never wait for the writer, and every write is one ``BEGIN IMMEDIATE``
+transaction, so processes take turns (waiting up to ``timeout`` seconds) instead
+of overwriting each other. Not for several machines: SQLite over a network
+file system does not lock reliably.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from ...errors import ConfigError, CorruptSession, StoreUnavailable
+from .base import (
+    CREATED,
+    SEEN,
+    USER,
+    SessionInfo,
+    Store,
+    decode_value,
+    encode_changes,
+    encode_value,
+    user_key,
+)
+
+DEFAULT_TIMEOUT = 2.0
+SWEEP_BATCH = 8  # expired rows deleted per write, so expiry costs O(1) per request
+
+T = TypeVar("T")
+
+# fields: a JSON object of field name -> that field's value as JSON text, so a
+# save rewrites only the fields it was given and never decodes the others.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    key        TEXT PRIMARY KEY,
+    fields     TEXT NOT NULL,
+    user       TEXT,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user) WHERE user IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+"""
+
+
+class SQLiteStore(Store):
+    """Sessions in a SQLite file: persistent, shared by the processes of one machine.
+
+    ``SQLiteStore('sessions.db')`` or ``sqlite:///sessions.db`` (relative to the
+    working directory), ``sqlite:////var/lib/app/sessions.db`` (absolute).
+    All database work runs on one thread per store, never on the event loop.
+    ``timeout`` is how long a write waits for another process's transaction
+    before the store reports ``StoreUnavailable`` (porch answers 503).
+    Expired rows are never returned; a few are deleted on every write and
+    ``purge()`` deletes the rest.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._connection: sqlite3.Connection | None = None  # used only on the worker thread
+        self._worker: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, max_entries: int | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> SQLiteStore:
+        """``sqlite:///relative.db`` or ``sqlite:////absolute.db``; ``max_entries`` is ignored."""
+        return cls(path_of(url), timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    async def open(self) -> None:
+        """Open the file (creating the table) now, so a bad path fails at start-up."""
+        await self._run(lambda connection: None)
+
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(worker, self._disconnect)
+        worker.shutdown(wait=True)
+
+    # -- the contract ---------------------------------------------------------
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        def load(connection: sqlite3.Connection) -> str | None:
+            row = connection.execute(
+                "SELECT fields FROM sessions WHERE key = ? AND expires_at > ?", (key, time.time())
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        fields = await self._run(load)
+        if fields is None:
+            return None
+        return {name: decode_value(raw, key=key) for name, raw in _fields(fields, key).items()}
+
+    async def save(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None:
+        encoded = {name: raw.decode() for name, raw in encode_changes(changes).items()}
+        may_create = CREATED in changes
+        rebinds = USER in changes
+        new_user = None if changes.get(USER) is None else user_key(changes[USER])
+
+        def save(connection: sqlite3.Connection) -> None:
+            now = time.time()
+            with _immediate(connection):
+                row = connection.execute(
+                    "SELECT fields, user FROM sessions WHERE key = ? AND expires_at > ?",
+                    (key, now),
+                ).fetchone()
+                if row is None and not may_create:
+                    return  # destroyed or expired meanwhile: logout is final
+                fields, user = ({}, None) if row is None else (_fields(row[0], key), row[1])
+                fields.update(encoded)
+                for name in deleted:
+                    fields.pop(name, None)
+                connection.execute(
+                    "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, orjson.dumps(fields).decode(), new_user if rebinds else user, now + ttl),
+                )
+                _sweep(connection, now)
+
+        await self._run(save)
+
+    async def touch(self, key: str, ttl: int) -> None:
+        def touch(connection: sqlite3.Connection) -> None:
+            now = time.time()
+            seen = encode_value(SEEN, now).decode()
+            with _immediate(connection):
+                row = connection.execute(
+                    "SELECT fields FROM sessions WHERE key = ? AND expires_at > ?", (key, now)
+                ).fetchone()
+                if row is None:
+                    return
+                fields = {**_fields(row[0], key), SEEN: seen}
+                connection.execute(
+                    "UPDATE sessions SET fields = ?, expires_at = ? WHERE key = ?",
+                    (orjson.dumps(fields).decode(), now + ttl, key),
+                )
+
+        await self._run(touch)
+
+    async def destroy(self, key: str) -> None:
+        def destroy(connection: sqlite3.Connection) -> None:
+            with _immediate(connection):
+                connection.execute("DELETE FROM sessions WHERE key = ?", (key,))
+
+        await self._run(destroy)
+
+    async def regenerate(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> None:
+        """One transaction: the new key gets ``data`` and the old row is deleted."""
+        encoded = {name: raw.decode() for name, raw in encode_changes(data).items()}
+        user = None if data.get(USER) is None else user_key(data[USER])
+        may_create = CREATED in data
+
+        def regenerate(connection: sqlite3.Connection) -> None:
+            with _immediate(connection):
+                connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
+                if may_create:
+                    connection.execute(
+                        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (new_key, orjson.dumps(encoded).decode(), user, time.time() + ttl),
+                    )
+
+        await self._run(regenerate)
+
+    # -- optional -------------------------------------------------------------
+
+    async def count(self) -> int:
+        def count(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM sessions WHERE expires_at > ?", (time.time(),)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(count)
+
+    async def purge(self) -> int:
+        def purge(connection: sqlite3.Connection) -> int:
+            with _immediate(connection):
+                cursor = connection.execute(
+                    "DELETE FROM sessions WHERE expires_at <= ?", (time.time(),)
+                )
+                return cursor.rowcount
+
+        return await self._run(purge)
+
+    async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        def destroy_user(connection: sqlite3.Connection) -> int:
+            now = time.time()
+            with _immediate(connection):
+                live = connection.execute(
+                    "DELETE FROM sessions WHERE user = ? AND key IS NOT ? AND expires_at > ?",
+                    (user_key(user), keep, now),
+                ).rowcount
+                _sweep(connection, now)
+                return live
+
+        return await self._run(destroy_user)
+
+    async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        def sessions_of(connection: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = connection.execute(
+                "SELECT key, fields FROM sessions WHERE user = ? AND expires_at > ?",
+                (user_key(user), time.time()),
+            ).fetchall()
+            return [(str(key), str(fields)) for key, fields in rows]
+
+        infos = []
+        for key, text in await self._run(sessions_of):
+            fields = _fields(text, key)
+            infos.append(
+                SessionInfo(
+                    key=key,
+                    created=decode_value(fields.get(CREATED, "0"), key=key),
+                    last_seen=decode_value(fields.get(SEEN, "0"), key=key),
+                )
+            )
+        return sorted(infos, key=lambda info: info.created)
+
+    # -- the worker thread ----------------------------------------------------
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on this store's own thread, with its connection (opened lazily)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porch-sqlite")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, self._with_connection, work)
+
+    def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._connect())
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                f"The SQLite session store at {self.path} cannot be used ({exc}). Requests "
+                "that use the session answer 503 until it can; check that the directory "
+                "exists and is writable, and that no process holds a long write lock."
+            ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=True
+            )
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
+                connection.executescript(SCHEMA)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def path_of(url: str) -> Path:
+    """The file a ``sqlite://`` URL names: three slashes relative, four absolute."""
+    scheme, separator, rest = url.partition("://")
+    if scheme.lower() != "sqlite" or not separator or not rest.startswith("/") or rest == "/":
+        raise ConfigError(
+            f"session store URL {url!r} is not a SQLite URL; write sqlite:///sessions.db "
+            "(relative to the working directory) or sqlite:////var/lib/app/sessions.db (absolute)."
+        )
+    path = rest[1:].partition("?")[0]
+    return Path(path) if path.startswith("/") else Path.cwd() / path
+
+
+@contextmanager
+def _immediate(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction that takes the lock up front, so a read-modify-write
+    cannot interleave with another process's (a deferred one would deadlock instead)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:  # SQLite may already have rolled back on its own
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _fields(text: str, key: str) -> dict[str, str]:
+    """A row's fields column: field name -> the value as JSON text."""
+    try:
+        fields = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptSession(
+            f"The session entry {key[:12]}... is not porch's JSON; porch treats it as no "
+            "session. Something other than porch wrote to the sessions table."
+        ) from exc
+    if not isinstance(fields, dict) or not all(isinstance(raw, str) for raw in fields.values()):
+        raise CorruptSession(
+            f"The session entry {key[:12]}... is not a JSON object of JSON texts; porch "
+            "treats it as no session. Something other than porch wrote to the sessions table."
+        )
+    return fields
+
+
+def _sweep(connection: sqlite3.Connection, now: float) -> None:
+    """Delete a few expired rows (the expires_at index finds them), inside the caller's write."""
+    connection.execute(
+        "DELETE FROM sessions WHERE key IN "
+        "(SELECT key FROM sessions WHERE expires_at <= ? LIMIT ?)",
+        (now, SWEEP_BATCH),
+    )
