@@ -66,7 +66,7 @@ class Context:
 
     @property
     def options(self) -> Options:
-        """The app's resolved options, read-only: ``ctx.options.port`` or ``ctx.options['port']``."""
+        """The resolved options, read-only: ``ctx.options.port`` or ``ctx.options['port']``."""
         return self.app.options
 
     @property
@@ -107,7 +107,8 @@ class Context:
     @cached_property
     def cookies(self) -> dict[str, str]:
         """Request cookies, percent-decoded."""
-        return {name: unquote(value) for name, value in cookie_parser(self.headers.get("cookie", "")).items()}
+        parsed = cookie_parser(self.headers.get("cookie", ""))
+        return {name: unquote(value) for name, value in parsed.items()}
 
     @cached_property
     def url(self) -> str:
@@ -130,7 +131,8 @@ class Context:
         forwarded = self.headers.get("x-forwarded-for")
         if not forwarded:
             return direct
-        chain = [direct or "", *reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()])]
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        chain = [direct or "", *reversed(hops)]
         return client_address(chain, self.options.trust_proxy)
 
     @cached_property
@@ -190,7 +192,7 @@ class Context:
             return False
         if isinstance(trust, tuple):
             client = self.scope.get("client")
-            return bool(client) and address_in(client[0], trust)
+            return client is not None and address_in(client[0], trust)
         return True
 
     # --- the body, received before the middleware run ---
@@ -199,9 +201,8 @@ class Context:
         if self.method in BODY_METHODS:
             return True
         headers = self.headers
-        return "content-length" in headers and headers["content-length"] != "0" or (
-            "transfer-encoding" in headers
-        )
+        declared = "content-length" in headers and headers["content-length"] != "0"
+        return declared or "transfer-encoding" in headers
 
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""

@@ -53,8 +53,8 @@ class ReadOnly(Mapping[str, Any]):
         return tuple(item.name for item in fields(self))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, eq=False)
-class Secret(ReadOnly):
+@dataclass(frozen=True)
+class Secret:
     """The signing secrets: the first signs, every one verifies (rotation). Never printed."""
 
     values: tuple[str, ...] = field(repr=False)
@@ -132,12 +132,16 @@ def integer(minimum: int, maximum: int | None = None) -> Convert:
     bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
 
     def convert(value: Any, where: str) -> int:
-        if isinstance(value, bool):
-            raise _reject(value, where, f"a whole number {bounds}")
+        given = value
         if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
             value = int(value)
-        if not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
-            raise _reject(value, where, f"a whole number {bounds}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+            or (maximum is not None and value > maximum)
+        ):
+            raise _reject(given, where, f"a whole number {bounds}")
         return value
 
     return convert
@@ -179,7 +183,7 @@ def boolean(value: Any, where: str) -> bool:
 
 def text(value: Any, where: str) -> str:
     if isinstance(value, str | os.PathLike):
-        return os.fspath(value)  # type: ignore[arg-type]
+        return os.fspath(value)
     raise _reject(value, where, "a string")
 
 
@@ -189,8 +193,8 @@ def folder_or_off(value: Any, where: str) -> str | None:
         return None
     if isinstance(value, str) and value.strip().lower() in FALSE_WORDS - {""}:
         return None
-    if isinstance(value, str | os.PathLike) and os.fspath(value):  # type: ignore[arg-type]
-        return os.fspath(value)  # type: ignore[arg-type]
+    if isinstance(value, str | os.PathLike) and os.fspath(value):
+        return os.fspath(value)
     raise _reject(value, where, "a folder path, or False to turn it off")
 
 
@@ -287,11 +291,15 @@ def read_environment(cwd: Path | None = None) -> dict[str, str]:
     return dict(os.environ)
 
 
-def resolve(option: Option, arguments: Mapping[str, Any], environ: Mapping[str, str], scope: str) -> Any:
+def resolve(
+    option: Option, arguments: Mapping[str, Any], environ: Mapping[str, str], scope: str
+) -> Any:
     """Environment beats argument beats default; the value is converted and validated here."""
     label = f"{scope}{option.name}"
     if option.env is not None and option.env in environ:
-        return option.convert(environ[option.env], f"{option.env} (environment, for option {label!r})")
+        return option.convert(
+            environ[option.env], f"{option.env} (environment, for option {label!r})"
+        )
     if option.name in arguments:
         return option.convert(arguments[option.name], f"option {label!r}")
     return option.default
@@ -302,7 +310,7 @@ def check_names(given: Mapping[str, Any], accepted: frozenset[str], scope: str) 
     unknown = sorted(set(given) - accepted)
     if unknown:
         raise ConfigError(
-            f"unknown option {scope}{unknown[0]!r}; accepted: {', '.join(sorted(accepted))}."
+            f"unknown option '{scope}{unknown[0]}'; accepted: {', '.join(sorted(accepted))}."
         )
 
 
@@ -314,7 +322,9 @@ def section(value: Any, name: str) -> Mapping[str, Any] | None:
         return {}
     if isinstance(value, Mapping):
         return value
-    raise ConfigError(f"option {name!r} is {value!r}; accepted: a dict of {name} options, or False.")
+    raise ConfigError(
+        f"option {name!r} is {value!r}; accepted: a dict of {name} options, or False."
+    )
 
 
 def load_options(arguments: Mapping[str, Any], environ: Mapping[str, str]) -> Options:
@@ -330,7 +340,10 @@ def load_options(arguments: Mapping[str, Any], environ: Mapping[str, str]) -> Op
     security_arguments = section(arguments.get("security"), "security") or {}
     check_names(security_arguments, frozenset(option.name for option in SECURITY), "security.")
     security = SecurityOptions(
-        **{option.name: resolve(option, security_arguments, environ, "security.") for option in SECURITY}
+        **{
+            option.name: resolve(option, security_arguments, environ, "security.")
+            for option in SECURITY
+        }
     )
     session = (
         None
@@ -351,7 +364,8 @@ def load_session_options(
     cookie_arguments = section(arguments.get("cookie"), "session.cookie") or {}
     check_names(cookie_arguments, frozenset(option.name for option in COOKIE), "session.cookie.")
     cookie_values = {
-        option.name: resolve(option, cookie_arguments, environ, "session.cookie.") for option in COOKIE
+        option.name: resolve(option, cookie_arguments, environ, "session.cookie.")
+        for option in COOKIE
     }
     if cookie_values["secure"] is None:
         cookie_values["secure"] = env == "production"
@@ -365,11 +379,13 @@ def load_session_options(
             f"option 'session.absolute_max_age' ({values['absolute_max_age']}) is shorter than "
             f"'session.max_age' ({values['max_age']}); the absolute lifetime must be the longer."
         )
-    return SessionOptions(store=store, secret=secret, cookie=CookieOptions(**cookie_values), **values)
+    return SessionOptions(
+        store=store, secret=secret, cookie=CookieOptions(**cookie_values), **values
+    )
 
 
 def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | None) -> Store | str:
-    """A store in code > SESSION_STORE > REDIS_URL > memory: a program that builds a store means it."""
+    """A store in code > SESSION_STORE > REDIS_URL > memory: code that builds a store means it."""
     if isinstance(given, Store):
         return given
     if given is not None and not isinstance(given, str):
@@ -378,8 +394,10 @@ def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | No
             "(a subclass of porch.session.stores.Store) or a store URL such as 'sqlite:///sessions.db'."
         )
     url = given or environ.get("SESSION_STORE") or redis_url or "memory://"
-    where = "option 'session.store'" if given else (
-        "SESSION_STORE (environment)" if environ.get("SESSION_STORE") else "REDIS_URL"
+    where = (
+        "option 'session.store'"
+        if given
+        else ("SESSION_STORE (environment)" if environ.get("SESSION_STORE") else "REDIS_URL")
     )
     if scheme_of(url) not in BACKENDS:
         accepted = ", ".join(f"{scheme}://" for scheme in BACKENDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Literal
 from urllib.parse import quote
@@ -43,7 +43,7 @@ class Signer:
     def unsign(self, signed: str) -> str | None:
         """The value, or None when the signature matches no secret (tampered or foreign)."""
         value, separator, signature = signed.rpartition(".")
-        if not separator or not value:
+        if not separator or not value or not signed.isascii():
             return None
         for key in self._keys:
             if hmac.compare_digest(signature, self._signature(key, value)):
@@ -82,13 +82,26 @@ def set_cookie_header(
     return "; ".join(parts)
 
 
-def expire_cookie_header(name: str, *, path: str | None = "/", domain: str | None = None,
-                         secure: bool = False, httponly: bool = True,
-                         samesite: SameSite | None = "lax") -> str:
+def expire_cookie_header(
+    name: str,
+    *,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    httponly: bool = True,
+    samesite: SameSite | None = "lax",
+) -> str:
     """A ``Set-Cookie`` that makes the browser forget the cookie now."""
     return set_cookie_header(
-        name, "", max_age=0, expires=0, path=path, domain=domain, secure=secure,
-        httponly=httponly, samesite=samesite,
+        name,
+        "",
+        max_age=0,
+        expires=0,
+        path=path,
+        domain=domain,
+        secure=secure,
+        httponly=httponly,
+        samesite=samesite,
     )
 
 
@@ -97,12 +110,12 @@ def http_date(moment: datetime | str | int) -> str:
     if isinstance(moment, str):
         return moment
     if isinstance(moment, int):
-        moment = datetime.fromtimestamp(moment, tz=timezone.utc)
+        moment = datetime.fromtimestamp(moment, tz=UTC)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def session_key(session_id: str) -> str:
-    """The key a store knows a session by: SHA-256 of its id, so a leaked dump cannot be replayed."""
+    """A session's key in the store: SHA-256 of its id, so a leaked dump cannot be replayed."""
     return hashlib.sha256(session_id.encode()).hexdigest()

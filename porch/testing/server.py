@@ -39,7 +39,10 @@ POLL = 0.005
 
 
 class Response:
-    """What a test sees: ``.status``, ``.body`` (JSON decoded, else text), ``.headers``, ``.cookies``."""
+    """What a test sees: ``.status``, ``.body`` (JSON decoded, else text), ``.headers``...
+
+    ``.cookies`` holds the cookies this response set; ``.raw`` is the httpx response.
+    """
 
     def __init__(self, raw: httpx.Response) -> None:
         self.raw = raw
@@ -61,7 +64,9 @@ class LoopbackCookiePolicy(http.cookiejar.DefaultCookiePolicy):
     Without this, tests of a production-configured app would lose the session.
     """
 
-    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+    def return_ok_secure(
+        self, cookie: http.cookiejar.Cookie, request: urllib.request.Request
+    ) -> bool:
         host = request.host.rsplit(":", 1)[0].strip("[]")
         try:
             if ipaddress.ip_address(host).is_loopback:
@@ -72,27 +77,42 @@ class LoopbackCookiePolicy(http.cookiejar.DefaultCookiePolicy):
         return super().return_ok_secure(cookie, request)
 
 
-def cookie_jar() -> httpx.Cookies:
-    return httpx.Cookies(http.cookiejar.CookieJar(policy=LoopbackCookiePolicy()))
+def cookie_jar() -> http.cookiejar.CookieJar:
+    """A jar for the client; httpx uses a CookieJar it is given as is (not a Cookies copy)."""
+    return http.cookiejar.CookieJar(policy=LoopbackCookiePolicy())
 
 
 class Api(Generic[C]):
-    """A client that keeps cookies between calls, like a browser."""
+    """A client that keeps cookies between calls, like a browser.
+
+    porch keeps the cookie jar itself (``api.cookies``) rather than httpx's,
+    because httpx copies cookies into a jar with the default policy on every
+    request, which would drop ``Secure`` cookies on loopback.
+    """
 
     def __init__(self, client: C, base_url: str) -> None:
-        self.client = client
+        self.client: C = client
         self.url = base_url
+        self.cookies = httpx.Cookies(cookie_jar())
 
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self.client.cookies
+    def _prepare(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Request:
+        request = self.client.build_request(method, url, **kwargs)
+        if "cookie" not in request.headers:
+            self.cookies.set_cookie_header(request)
+        return request
+
+    def _keep(self, response: httpx.Response) -> Response:
+        self.cookies.extract_cookies(response)
+        self.client.cookies.clear()
+        return Response(response)
 
 
 class AsyncApi(Api[httpx.AsyncClient]):
     """``await api.get('/')``: the async form's client."""
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        return Response(await self.client.request(method, url, **kwargs))
+        request = self._prepare(method, url, kwargs)
+        return self._keep(await self.client.send(request))
 
     async def get(self, url: str, **kwargs: Any) -> Response:
         return await self.request("GET", url, **kwargs)
@@ -117,7 +137,8 @@ class SyncApi(Api[httpx.Client]):
     """``api.get('/')``: the sync form's client."""
 
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        return Response(self.client.request(method, url, **kwargs))
+        request = self._prepare(method, url, kwargs)
+        return self._keep(self.client.send(request))
 
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
@@ -140,13 +161,15 @@ class SyncApi(Api[httpx.Client]):
 
 def listen_on_loopback() -> socket.socket:
     """A listening socket on a free port; the server is handed the socket, so no port race."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only for sockets
+    # that say they are TCP, and with Nagle on each response waits ~40 ms for an ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock
 
 
-class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
+class run:
     """Start the app (or the middleware and options for ``server()``) on a free port.
 
     Takes the same arguments as ``server()``, or one app that ``server()``
@@ -169,8 +192,14 @@ class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
 
     def _prepare(self) -> tuple[uvicorn.Server, socket.socket, str]:
         sock = listen_on_loopback()
-        config = uvicorn.Config(self.app, lifespan="on", log_level="warning", access_log=False,
-                                proxy_headers=False, server_header=False)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
         self._server, self._socket = uvicorn.Server(config), sock
         host, port = sock.getsockname()[:2]
         return self._server, sock, f"http://{host}:{port}"
@@ -191,12 +220,13 @@ class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
                 await self._stop_task()
                 raise RuntimeError("the porch app did not start; see the log above for why.")
             await asyncio.sleep(POLL)
-        client = httpx.AsyncClient(base_url=url, cookies=cookie_jar(), follow_redirects=False)
+        client = httpx.AsyncClient(base_url=url, follow_redirects=False)
         self._async_api = AsyncApi(client, url)
         return self._async_api
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._async_api is not None:
             await self._async_api.client.aclose()
             self._async_api = None
@@ -217,7 +247,7 @@ class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
         async with self as api:
             result = check(api)
             if inspect.isawaitable(result):
-                return await result  # type: ignore[no-any-return]
+                return await result
             return result
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
@@ -247,8 +277,9 @@ class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
 
     def __enter__(self) -> SyncApi:
         uvicorn_server, sock, url = self._prepare()
-        self._thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]},
-                                        name="porch-run", daemon=True)
+        self._thread = threading.Thread(
+            target=uvicorn_server.run, kwargs={"sockets": [sock]}, name="porch-run", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not uvicorn_server.started:
@@ -256,12 +287,12 @@ class run:  # noqa: N801 - a function-like name, as users call it: run(counter)
                 self._stop_thread()
                 raise RuntimeError("the porch app did not start; see the log above for why.")
             time.sleep(POLL)
-        self._sync_api = SyncApi(httpx.Client(base_url=url, cookies=cookie_jar(),
-                                              follow_redirects=False), url)
+        self._sync_api = SyncApi(httpx.Client(base_url=url, follow_redirects=False), url)
         return self._sync_api
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._sync_api is not None:
             self._sync_api.client.close()
             self._sync_api = None
