@@ -169,6 +169,17 @@ def listen_on_loopback() -> socket.socket:
     return sock
 
 
+class AppDidNotStart(Exception):
+    """uvicorn reports a failed start-up with sys.exit(), which must not escape a task."""
+
+
+async def serve_in_task(uvicorn_server: uvicorn.Server, sock: socket.socket) -> None:
+    try:
+        await uvicorn_server.serve(sockets=[sock])
+    except SystemExit as exc:
+        raise AppDidNotStart(f"uvicorn exited with status {exc.code}") from None
+
+
 class run:
     """Start the app (or the middleware and options for ``server()``) on a free port.
 
@@ -213,7 +224,7 @@ class run:
 
     async def __aenter__(self) -> AsyncApi:
         uvicorn_server, sock, url = self._prepare()
-        self._task = asyncio.create_task(uvicorn_server.serve(sockets=[sock]))
+        self._task = asyncio.create_task(serve_in_task(uvicorn_server, sock))
         deadline = time.monotonic() + START_TIMEOUT
         while not uvicorn_server.started:
             if self._task.done() or time.monotonic() > deadline:
@@ -239,6 +250,8 @@ class run:
         try:
             if task is not None:
                 await task
+        except AppDidNotStart:
+            pass  # the caller reports it
         finally:
             self._release()
 

@@ -1,0 +1,135 @@
+"""The porch command: serve, sessions count/purge, secret; run as a user runs it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+COUNTER = """
+from porch import get, server
+
+@get('/')
+def counter(ctx):
+    ctx.session['views'] = ctx.session.get('views', 0) + 1
+    return {'views': ctx.session['views']}
+
+app = server(counter)
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def porch(*arguments: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "porch", *arguments],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+@contextmanager
+def serving(*arguments: str) -> Iterator[str]:
+    """Start `porch serve ...` and wait until it answers; stop it by its PID."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                pytest.fail(f"porch serve exited early:\n{output}")
+            try:
+                httpx.get(url + "/__nothing__", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail("porch serve did not answer within 20 s")
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def count_three_times(url: str) -> list[int]:
+    with httpx.Client(base_url=url) as browser:
+        return [browser.get("/").json()["views"] for _ in range(3)]
+
+
+def test_serve_runs_the_counter(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(COUNTER)
+    with serving("app:app") as url:
+        assert count_three_times(url) == [1, 2, 3]
+
+
+def test_port_flag_beats_the_PORT_variable(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_environment / "app.py").write_text(COUNTER)
+    monkeypatch.setenv("PORT", str(free_port()))
+    with serving("app:app") as url:  # serving() passes --port with another free port
+        assert httpx.get(url + "/").status_code == 200
+
+
+def test_memory_store_with_several_workers_refuses_naming_the_fix(
+    isolated_environment: Path,
+) -> None:
+    (isolated_environment / "app.py").write_text(COUNTER)
+    result = porch("serve", "app:app", "--workers", "2", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "memory session store" in result.stderr
+    assert "REDIS_URL" in result.stderr and "sqlite:///" in result.stderr
+
+
+def test_serve_names_a_target_that_is_not_a_porch_app(isolated_environment: Path) -> None:
+    (isolated_environment / "other.py").write_text("app = 42\n")
+    result = porch("serve", "other:app")
+    assert result.returncode == 2
+    assert "not a porch app" in result.stderr
+    missing = porch("serve", "nowhere:app")
+    assert missing.returncode == 2 and "nowhere" in missing.stderr
+
+
+def test_sessions_count_and_purge_use_the_apps_store(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(COUNTER)
+    count = porch("sessions", "count", "app:app")
+    assert (count.returncode, count.stdout.strip()) == (0, "0")
+    purge = porch("sessions", "purge", "app:app")
+    assert (purge.returncode, purge.stdout.strip()) == (0, "0")
+
+
+def test_sessions_without_sessions_says_so(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(
+        "from porch import server\napp = server(session=False)\n"
+    )
+    result = porch("sessions", "count", "app:app")
+    assert result.returncode == 2
+    assert "sessions turned off" in result.stderr
+
+
+def test_secret_prints_a_new_long_random_secret() -> None:
+    first, second = porch("secret").stdout.strip(), porch("secret").stdout.strip()
+    assert len(first) >= 43 and first != second

@@ -1,0 +1,97 @@
+"""CSRF: on by default for unsafe methods whenever sessions are on (DESIGN §1.6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from porch import delete, get, patch, post, put, run
+from porch.context import Context
+from porch.router import RouteMaker
+from porch.testing import AsyncApi
+
+
+@get("/form")
+def form(ctx: Context) -> dict[str, str]:
+    return {"token": ctx.csrf}
+
+
+@post("/transfer")
+def transfer(ctx: Context) -> str:
+    return "sent"
+
+
+async def token(api: AsyncApi) -> str:
+    value: str = (await api.get("/form")).body["token"]
+    return value
+
+
+async def test_a_post_without_a_token_is_refused_with_403_and_a_reason() -> None:
+    async with run(form, transfer) as api:
+        response = await api.post("/transfer", data={"amount": "100"})
+        assert response.status == 403
+        assert "CSRF" in response.text and "_csrf" in response.text
+
+
+@pytest.mark.parametrize("maker", [post, put, patch, delete])
+async def test_every_unsafe_method_is_checked(maker: RouteMaker) -> None:
+    async with run(form, maker("/thing", lambda ctx: "done")) as api:
+        method = maker.method or "POST"
+        assert (await api.request(method, "/thing")).status == 403
+        headers = {"x-csrf-token": await token(api)}
+        assert (await api.request(method, "/thing", headers=headers)).status == 200
+
+
+async def test_the_form_field_or_the_header_carries_the_token() -> None:
+    async with run(form, transfer) as api:
+        assert (await api.post("/transfer", data={"_csrf": await token(api)})).body == "sent"
+        headers = {"X-CSRF-Token": await token(api)}
+        assert (await api.post("/transfer", json={"a": 1}, headers=headers)).body == "sent"
+        files = {"upload": ("a.txt", b"hello")}
+        response = await api.post("/transfer", data={"_csrf": await token(api)}, files=files)
+        assert response.body == "sent"
+
+
+async def test_tokens_differ_on_every_page_and_all_of_them_verify() -> None:
+    async with run(form, transfer) as api:
+        tokens = [await token(api) for _ in range(3)]
+        assert len(set(tokens)) == 3
+        for value in tokens:
+            assert (await api.post("/transfer", headers={"x-csrf-token": value})).status == 200
+
+
+async def test_a_wrong_or_foreign_token_is_refused() -> None:
+    async with run(form, transfer) as victim:
+        await token(victim)
+        attacker = AsyncApi(type(victim.client)(base_url=victim.url), victim.url)
+        try:
+            foreign = await token(attacker)
+        finally:
+            await attacker.client.aclose()
+        for value in (foreign, "garbage", "", "A" * 86):
+            response = await victim.post("/transfer", headers={"x-csrf-token": value})
+            assert response.status == 403, value
+
+
+async def test_a_cross_site_post_without_a_session_is_refused() -> None:
+    async with run(form, transfer) as api:
+        response = await api.post("/transfer", data={"_csrf": "forged"})
+        assert response.status == 403
+
+
+async def test_safe_methods_are_not_checked() -> None:
+    async with run(form, get("/page", lambda ctx: "page")) as api:
+        assert (await api.get("/page")).status == 200
+        assert (await api.head("/page")).status == 200
+
+
+async def test_csrf_off_by_option_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with run(transfer, security={"csrf": False}) as api:
+        assert (await api.post("/transfer")).status == 200
+    monkeypatch.setenv("SECURITY_CSRF", "false")
+    async with run(transfer) as api:
+        assert (await api.post("/transfer")).status == 200
+
+
+async def test_no_csrf_check_when_sessions_are_off() -> None:
+    async with run(transfer, session=False) as api:
+        assert (await api.post("/transfer")).status == 200

@@ -1,0 +1,111 @@
+"""run(): every form of DESIGN §1.5, against the real server, leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from porch import get, run, server
+from porch.context import Context
+from porch.testing import AsyncApi, SyncApi
+
+
+@get("/")
+def counter(ctx: Context) -> dict[str, int]:
+    ctx.session["views"] = ctx.session.get("views", 0) + 1
+    return {"views": ctx.session["views"]}
+
+
+@get("/text")
+def text(ctx: Context) -> str:
+    return "plain"
+
+
+async def test_async_form_serves_and_keeps_cookies() -> None:
+    async with run(counter) as api:
+        assert (await api.get("/")).body == {"views": 1}
+        assert (await api.get("/")).body == {"views": 2}
+        assert api.url.startswith("http://127.0.0.1:")
+
+
+def test_sync_form_with_options() -> None:
+    with run(counter, session={"store": "memory://"}) as api:
+        assert api.get("/").status == 200
+        assert api.get("/").body == {"views": 2}
+
+
+async def test_alive_runs_the_check_then_stops() -> None:
+    seen: list[int] = []
+
+    async def check(api: AsyncApi) -> str:
+        seen.append((await api.get("/")).body["views"])
+        seen.append((await api.get("/")).body["views"])
+        return "checked"
+
+    assert await run(counter).alive(check) == "checked"
+    assert seen == [1, 2]
+
+
+async def test_one_shot_request() -> None:
+    response = await run(counter).get("/")
+    assert response.status == 200
+    assert response.body == {"views": 1}
+
+
+async def test_run_accepts_an_app_that_server_built() -> None:
+    app = server(counter, text, env="test")
+    async with run(app) as api:
+        assert (await api.get("/text")).body == "plain"
+        assert (await api.get("/")).body == {"views": 1}
+
+
+async def test_response_exposes_status_body_headers_and_cookies() -> None:
+    async with run(counter, text) as api:
+        response = await api.get("/")
+        assert response.status == 200
+        assert response.headers["content-type"] == "application/json"
+        assert "session" in response.cookies
+        text_response = await api.get("/text")
+        assert text_response.body == "plain"
+        assert text_response.cookies == {}
+
+
+async def test_middleware_lists_nest() -> None:
+    async with run([[text], [counter]]) as api:
+        assert (await api.get("/text")).body == "plain"
+
+
+async def test_a_failing_start_raises_instead_of_hanging() -> None:
+    class BrokenStore(__import__("porch").session.stores.MemoryStore):  # type: ignore[name-defined,misc]
+        async def open(self) -> None:
+            raise OSError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="did not start"):
+        async with run(counter, session={"store": BrokenStore()}):
+            pass
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_two_hundred_runs_leak_no_threads_sockets_or_ports() -> None:
+    async with run(text) as api:  # warm up lazily created pools before counting
+        await api.get("/text")
+    with run(text) as sync_api:
+        sync_api.get("/text")
+    threads, descriptors = threading.active_count(), open_descriptors()
+    for number in range(100):
+        async with run(text) as api:
+            assert (await api.get("/text")).status == 200
+        with run(text) as sync_api:
+            assert sync_api.get("/text").status == 200, number
+    assert threading.active_count() <= threads
+    assert open_descriptors() <= descriptors + 2  # allow the odd lazily opened file
+
+
+def test_sync_api_type() -> None:
+    with run(text) as api:
+        assert isinstance(api, SyncApi)
