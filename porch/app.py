@@ -36,8 +36,13 @@ from .session.stores import Store, store_from_url
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR, "critical": logging.CRITICAL}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 COMPRESS_MIN_SIZE = 1024
 
 
@@ -154,8 +159,13 @@ class App:
             await response(scope, receive, send)
         finally:
             await ctx.close()
-            self.log.debug("%s %s %s %.1fms", ctx.method, ctx.url, response.status_code,
-                           (time.perf_counter() - started) * 1000)
+            self.log.debug(
+                "%s %s %s %.1fms",
+                ctx.method,
+                ctx.url,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
 
     async def respond(self, ctx: Context) -> Response:
         try:
@@ -220,12 +230,16 @@ class App:
     def default_error(self, ctx: Context, exc: Exception) -> Response:
         if isinstance(exc, StoreUnavailable):
             self.log.error("%s %s: 503, %s", ctx.method, ctx.path, exc)
-            return Response("Service Unavailable: the session store cannot be reached; "
-                            "try again shortly.", 503, media_type=TEXT)
+            return Response(
+                "Service Unavailable: the session store cannot be reached; try again shortly.",
+                503,
+                media_type=TEXT,
+            )
         if isinstance(exc, HTTPError):
             return Response(str(exc), exc.status, media_type=TEXT)
-        self.log.error("%s %s: 500\n%s", ctx.method, ctx.path,
-                       "".join(traceback.format_exception(exc)))
+        self.log.error(
+            "%s %s: 500\n%s", ctx.method, ctx.path, "".join(traceback.format_exception(exc))
+        )
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
         if isinstance(exc, UnserializableValue):
@@ -277,8 +291,13 @@ class App:
         """
         import uvicorn
 
-        uvicorn.run(self, host=host, port=self.options.port if port is None else port,
-                    log_level=self.options.log, server_header=False)
+        uvicorn.run(
+            self,
+            host=host,
+            port=self.options.port if port is None else port,
+            log_level=self.options.log,
+            server_header=False,
+        )
 
 
 def without_body(send: Send) -> Send:

@@ -47,8 +47,14 @@ class Session(MutableMapping[str, Any]):
     count as changed too: nothing is silently lost.
     """
 
-    def __init__(self, entry: dict[str, Any] | None = None, *, session_id: str | None = None,
-                 now: float | None = None, had_cookie: bool = False) -> None:
+    def __init__(
+        self,
+        entry: dict[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+        now: float | None = None,
+        had_cookie: bool = False,
+    ) -> None:
         self.now = time.time() if now is None else now
         self.had_cookie = had_cookie
         self.id: str | None = session_id if entry is not None else None
@@ -238,7 +244,7 @@ class SessionLayer:
         self.timeout = options.timeout
 
     async def load(self, cookie: str | None) -> Session:
-        """The visitor's session; a missing, tampered, unknown or expired one is a new, empty one."""
+        """The visitor's session; a missing, tampered, unknown or expired one is a new one."""
         now = time.time()
         session_id = self.signer.unsign(cookie) if cookie else None
         if session_id is None:  # no cookie, or a bad signature: no store round trip
@@ -264,8 +270,11 @@ class SessionLayer:
             entry = {**session.entry(), **changes, SEEN: now}
             for name in deleted:
                 entry.pop(name, None)
-            await self.call(self.store.regenerate(session.replaced_key, session.key,
-                                                  entry, self.ttl(session, now)))
+            await self.call(
+                self.store.regenerate(
+                    session.replaced_key, session.key, entry, self.ttl(session, now)
+                )
+            )
             headers.append("set-cookie", self.cookie_for(session, session.id, now))
         elif (changes or deleted) and session.id is not None and session.key is not None:
             changes[SEEN] = now
@@ -289,20 +298,29 @@ class SessionLayer:
         return created + self.absolute_max_age - now
 
     def cookie_for(self, session: Session, session_id: str, now: float) -> str:
-        """The cookie lives as long as the absolute lifetime; the idle timeout is enforced server-side."""
+        """The cookie lives for the absolute lifetime; the idle timeout is enforced server-side."""
         cookie = self.cookie
         return set_cookie_header(
-            cookie.name, self.signer.sign(session_id),
-            max_age=whole_seconds(self.remaining_lifetime(session, now)), path=cookie.path,
-            domain=cookie.domain, secure=cookie.secure, httponly=cookie.httponly,
+            cookie.name,
+            self.signer.sign(session_id),
+            max_age=whole_seconds(self.remaining_lifetime(session, now)),
+            path=cookie.path,
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=cookie.httponly,
             samesite=cookie.samesite,
         )
 
     def expired_cookie(self) -> str:
         cookie = self.cookie
-        return expire_cookie_header(cookie.name, path=cookie.path, domain=cookie.domain,
-                                    secure=cookie.secure, httponly=cookie.httponly,
-                                    samesite=cookie.samesite)
+        return expire_cookie_header(
+            cookie.name,
+            path=cookie.path,
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=cookie.httponly,
+            samesite=cookie.samesite,
+        )
 
     async def call(self, operation: Awaitable[T]) -> T:
         """One store call, bounded by the ``timeout`` option: a slow store is a 503, not a hang."""

@@ -138,7 +138,9 @@ class Store(ABC):
     async def destroy(self, key: str) -> None:
         """Delete the entry and drop it from its user's index; a no-op when missing."""
 
-    async def regenerate(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> None:
+    async def regenerate(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> None:
         """Move a session to a new key (login: fixation defence); the old key stops working.
 
         ``data`` is the whole entry, ``CREATED`` included. Stores that can do it

@@ -7,10 +7,10 @@ porch refuses to start a memory store under more than one worker.
 from __future__ import annotations
 
 import time
-from itertools import islice
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ...errors import ConfigError
