@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -31,7 +32,22 @@ HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
-SHORT_TYPES = {"html": HTML, "json": JSON, "text": TEXT, "txt": TEXT, "js": "text/javascript; charset=utf-8"}
+SHORT_TYPES = {
+    "html": HTML,
+    "json": JSON,
+    "text": TEXT,
+    "txt": TEXT,
+    "js": "text/javascript; charset=utf-8",
+}
+SAME_SITE = ("lax", "strict", "none")
+
+Body: TypeAlias = str | bytes | bytearray | memoryview | dict[Any, Any] | list[Any] | None
+
+# A header or cookie name is an RFC 9110 token; a value holds no control character but tab.
+# Checked when the reply is built, so a bad one is a clean 500 from the handler, never a
+# header injected into the response or a connection the server drops mid-response.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def reason(code: int) -> str:
@@ -55,6 +71,14 @@ def media_type(name: str) -> str:
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
+def check_header(name: str, value: str) -> None:
+    """Refuse a header that would break the response or inject another header."""
+    if not isinstance(name, str) or not TOKEN.fullmatch(name):
+        raise ValueError(f"header {name!r}: a header name is a word such as 'X-Request-Id'.")
+    if CONTROL.search(value):
+        raise ValueError(f"header {name!r}: a header value is a single-line string.")
+
+
 def json_bytes(data: Any) -> bytes:
     """JSON as orjson writes it; non-string dict keys are allowed, as json.dumps does."""
     return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
@@ -63,8 +87,16 @@ def json_bytes(data: Any) -> bytes:
 class Reply:
     """A response under construction; every method returns the reply itself, to chain."""
 
-    __slots__ = ("_body", "_download_name", "_headers", "_kind", "_root", "_status",
-                 "_template", "_type")
+    __slots__ = (
+        "_body",
+        "_download_name",
+        "_headers",
+        "_kind",
+        "_root",
+        "_status",
+        "_template",
+        "_type",
+    )
 
     def __init__(self) -> None:
         self._status: int | None = None
@@ -86,10 +118,21 @@ class Reply:
         self._status = code
         return self
 
-    def send(self, body: Any = "") -> Reply:
-        """Send a body: str as HTML, bytes as octet-stream, dict/list as JSON."""
+    def send(self, body: Body = "") -> Reply:
+        """Send a body: str as HTML, bytes as octet-stream, dict/list as JSON, None as nothing.
+
+        Anything else is refused (as server.js refuses ``send(ctx)``) rather than
+        sent as its ``str()``, which would show an object's repr to the visitor.
+        """
         if isinstance(body, dict | list):
             return self.json(body)
+        if body is None:
+            body = ""
+        if not isinstance(body, str | bytes | bytearray | memoryview):
+            raise TypeError(
+                f"send() got a {type(body).__name__}; send a str (HTML), bytes, a dict or a "
+                "list (JSON), or convert it first, e.g. send(str(value))."
+            )
         self._kind, self._body = "body", body
         return self
 
@@ -110,7 +153,9 @@ class Reply:
         self._kind, self._body = "redirect", target
         return self
 
-    def file(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Reply:
+    def file(
+        self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+    ) -> Reply:
         """Send a file; relative paths resolve against ``root`` (default: the working directory).
 
         A path that resolves outside ``root`` (``../``, or an absolute path
@@ -121,34 +166,75 @@ class Reply:
         self._root = None if root is None else os.fspath(root)
         return self
 
-    def download(self, path: str | os.PathLike[str], filename: str | None = None, *,
-                 root: str | os.PathLike[str] | None = None) -> Reply:
-        """Send a file as an attachment, named by its basename unless ``filename`` says otherwise."""
+    def download(
+        self,
+        path: str | os.PathLike[str],
+        filename: str | None = None,
+        *,
+        root: str | os.PathLike[str] | None = None,
+    ) -> Reply:
+        """Send a file as an attachment, named by its basename unless ``filename`` is given."""
         self.file(path, root=root)
         self._download_name = filename or os.path.basename(os.fspath(path))
         return self
 
-    def cookie(self, name: str, value: str, *, max_age: int | None = None,
-               expires: datetime | str | int | None = None, path: str | None = "/",
-               domain: str | None = None, secure: bool = False, httponly: bool = False,
-               samesite: SameSite | None = "lax") -> Reply:
+    def cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: SameSite | None = "lax",
+    ) -> Reply:
         """Set a cookie (``max_age`` in seconds)."""
-        header = set_cookie_header(name, str(value), max_age=max_age, expires=expires, path=path,
-                                   domain=domain, secure=secure, httponly=httponly,
-                                   samesite=samesite)
+        if not isinstance(name, str) or not TOKEN.fullmatch(name):
+            raise ValueError(f"cookie({name!r}, ...): a cookie name is a word such as 'theme'.")
+        if samesite is not None and samesite not in SAME_SITE:
+            raise ValueError(
+                f"cookie({name!r}, ...): samesite is {samesite!r}; accepted: "
+                "'lax', 'strict', 'none' or None."
+            )
+        for option, given in (("path", path), ("domain", domain), ("expires", expires)):
+            if isinstance(given, str) and (";" in given or CONTROL.search(given)):
+                raise ValueError(
+                    f"cookie({name!r}, ...): {option} {given!r} may not hold ';' or a line break."
+                )
+        header = set_cookie_header(
+            name,
+            str(value),
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
         self._headers.append(("set-cookie", header))
         return self
 
     def header(self, name: str | Mapping[str, str], value: str | None = None) -> Reply:
-        """Set a header, or several from a dict."""
+        """Set a header, or several from a dict; setting one again replaces it (as express).
+
+        ``Set-Cookie`` is the exception: each call adds one more cookie.
+        """
         pairs = name.items() if isinstance(name, Mapping) else [(name, value)]
         for key, item in pairs:
-            if item is None or "\n" in str(item) or "\r" in str(item):
-                raise ValueError(f"header {key!r}: a header value is a single-line string.")
-            if key.lower() == "content-type":
+            if item is None:
+                raise ValueError(f"header {key!r}: a header needs a value: header('X-A', '1').")
+            check_header(key, str(item))
+            lower = key.lower()
+            if lower == "content-type":
                 self._type = str(item)
-            else:
-                self._headers.append((key.lower(), str(item)))
+                continue
+            if lower != "set-cookie":
+                self._headers = [pair for pair in self._headers if pair[0] != lower]
+            self._headers.append((lower, str(item)))
         return self
 
     def content_type(self, kind: str) -> Reply:
@@ -167,7 +253,10 @@ class Reply:
     def to_response(self, ctx: Context) -> Response:
         response = self._build(ctx)
         for name, value in self._headers:
-            response.headers.append(name, value)
+            if name == "set-cookie":
+                response.headers.append(name, value)
+            else:  # header() sets: it replaces what the response already had, e.g. on a file
+                response.headers[name] = value
         return response
 
     def _build(self, ctx: Context) -> Response:
@@ -190,14 +279,22 @@ class Reply:
         root = Path(self._root or os.getcwd()).resolve()
         target = (root / self._body).resolve()
         if not target.is_relative_to(root):
-            log.warning("file(%r) resolves outside %s; refused with 404 (pass root= to allow).",
-                        self._body, root)
+            log.warning(
+                "file(%r) resolves outside %s; refused with 404 (pass root= to allow).",
+                self._body,
+                root,
+            )
             return Response(reason(404), 404, media_type=TEXT)
         if not target.is_file():
             return Response(reason(404), 404, media_type=TEXT)
         disposition = "attachment" if self._download_name is not None else None
-        return FileResponse(target, status_code=code, media_type=self._type,
-                            filename=self._download_name, content_disposition_type=disposition or "inline")
+        return FileResponse(
+            target,
+            status_code=code,
+            media_type=self._type,
+            filename=self._download_name,
+            content_disposition_type=disposition or "inline",
+        )
 
 
 def body_response(body: Any, code: int, kind: str | None) -> Response:
@@ -233,7 +330,7 @@ def status(code: int) -> Reply:
     return Reply().status(code)
 
 
-def send(body: Any = "") -> Reply:
+def send(body: Body = "") -> Reply:
     """``send('<h1>Hi</h1>')``"""
     return Reply().send(body)
 
@@ -253,8 +350,12 @@ def file(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = 
     return Reply().file(path, root=root)
 
 
-def download(path: str | os.PathLike[str], filename: str | None = None, *,
-             root: str | os.PathLike[str] | None = None) -> Reply:
+def download(
+    path: str | os.PathLike[str],
+    filename: str | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> Reply:
     """``download('data/2024.csv', 'report.csv')``"""
     return Reply().download(path, filename, root=root)
 

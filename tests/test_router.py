@@ -1,0 +1,541 @@
+"""Routes, middleware chains and error handlers, driven through the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from porch import delete, error, get, head, header, patch, post, put, run, server, status
+from porch.context import Context
+
+NO_CSRF = {"csrf": False}
+PRODUCTION_SECRET = "a-production-secret-that-is-long-enough-0123456789"
+
+
+class Banned(Exception):
+    """A user's own exception, matched by ``error('user', fn)`` through its code."""
+
+    code = "user.banned"
+
+
+class Deleted(Exception):
+    code = "user.deleted"
+
+
+# --- defining routes ---
+
+
+async def test_decorator_form_defines_a_route() -> None:
+    @get("/hello")
+    def hello(ctx: Context) -> str:
+        return "hi"
+
+    async with run(hello) as api:
+        response = await api.get("/hello")
+    assert response.status == 200
+    assert response.body == "hi"
+
+
+async def test_call_form_defines_a_route() -> None:
+    async with run(get("/hello", lambda ctx: "Hello 世界")) as api:
+        response = await api.get("/hello")
+    assert response.status == 200
+    assert response.body == "Hello 世界"
+
+
+async def test_first_handler_that_returns_something_ends_the_chain() -> None:
+    calls: list[str] = []
+
+    def passes(ctx: Context) -> None:
+        calls.append("passes")
+
+    def answers(ctx: Context) -> str:
+        calls.append("answers")
+        return "answered"
+
+    def never_runs(ctx: Context) -> str:
+        calls.append("never")
+        return "too late"
+
+    async with run(get("/", passes, answers, never_runs)) as api:
+        response = await api.get("/")
+    assert response.body == "answered"
+    assert calls == ["passes", "answers"]
+
+
+async def test_a_guard_handler_can_refuse_before_the_route_handler_runs() -> None:
+    def needs_user(ctx: Context) -> int | None:
+        return None if ctx.headers.get("x-user") else 401
+
+    def admin(ctx: Context) -> str:
+        return "admin page"
+
+    async with run(get("/admin", needs_user, admin)) as api:
+        refused = await api.get("/admin")
+        allowed = await api.get("/admin", headers={"X-User": "ana"})
+    assert (refused.status, refused.body) == (401, "Unauthorized")
+    assert (allowed.status, allowed.body) == (200, "admin page")
+
+
+# --- paths and parameters ---
+
+
+async def test_colon_and_brace_params_are_read_from_the_path() -> None:
+    routes = [
+        get("/users/:id/posts/:post", lambda ctx: ctx.params),
+        get("/teams/{team}", lambda ctx: ctx.params),
+    ]
+    async with run(routes) as api:
+        colon = await api.get("/users/42/posts/hello?ignored=true")
+        brace = await api.get("/teams/north")
+    assert colon.body == {"id": "42", "post": "hello"}
+    assert brace.body == {"team": "north"}
+
+
+async def test_a_route_does_not_match_a_longer_or_shorter_path() -> None:
+    routes = [get("/users/:id", lambda ctx: ctx.params), get("/user", lambda ctx: "user")]
+    async with run(routes) as api:
+        assert (await api.get("/users/1/extra")).status == 404
+        assert (await api.get("/users/")).status == 404
+        assert (await api.get("/users")).status == 404
+        assert (await api.get("/user/1")).status == 404
+        assert (await api.get("/user")).body == "user"
+
+
+async def test_a_param_is_percent_decoded() -> None:
+    async with run(get("/tags/:name", lambda ctx: ctx.params)) as api:
+        response = await api.get("/tags/caf%C3%A9%20au%20lait")
+    assert response.body == {"name": "café au lait"}
+
+
+async def test_a_star_matches_the_rest_of_the_path() -> None:
+    routes = [get("/files/*", lambda ctx: ctx.params), get("*", lambda ctx: f"any {ctx.path}")]
+    async with run(routes) as api:
+        deep = await api.get("/files/docs/2024/report.txt")
+        root = await api.get("/")
+        other = await api.get("/a/b/c")
+    assert deep.body == {"*": "docs/2024/report.txt"}
+    assert root.body == "any /"
+    assert other.body == "any /a/b/c"
+
+
+async def test_a_trailing_slash_is_tolerated() -> None:
+    routes = [
+        get("/plain", lambda ctx: "plain"),
+        get("/slashed/", lambda ctx: "slashed"),
+        get("/users/:id", lambda ctx: ctx.params),
+    ]
+    async with run(routes) as api:
+        assert (await api.get("/plain/")).body == "plain"
+        assert (await api.get("/slashed")).body == "slashed"
+        assert (await api.get("/slashed/")).body == "slashed"
+        assert (await api.get("/users/7/")).body == {"id": "7"}
+
+
+# --- methods ---
+
+
+async def test_each_method_helper_answers_only_its_method() -> None:
+    def name(ctx: Context) -> str:
+        return f"{ctx.method} answered"
+
+    routes = [
+        get("/m", name),
+        post("/m", name),
+        put("/m", name),
+        patch("/m", name),
+        delete("/m", name),
+        get("/read-only", name),
+    ]
+    async with run(routes, security=NO_CSRF) as api:
+        assert (await api.get("/m")).body == "GET answered"
+        assert (await api.post("/m")).body == "POST answered"
+        assert (await api.put("/m")).body == "PUT answered"
+        assert (await api.patch("/m")).body == "PATCH answered"
+        assert (await api.delete("/m")).body == "DELETE answered"
+        assert (await api.post("/read-only")).status == 404
+        assert (await api.delete("/read-only")).status == 404
+
+
+async def test_head_helper_answers_head_and_not_get() -> None:
+    seen: list[str] = []
+
+    def record(ctx: Context) -> str:
+        seen.append(ctx.method)
+        return "ignored body"
+
+    async with run(head("/ping", record)) as api:
+        answered = await api.head("/ping")
+        not_get = await api.get("/ping")
+    assert answered.status == 200
+    assert answered.raw.content == b""
+    assert not_get.status == 404
+    assert seen == ["HEAD"]
+
+
+async def test_a_get_route_answers_head_with_the_same_headers_and_no_body() -> None:
+    def page(ctx: Context) -> Any:
+        return header("X-Page", "home").send("<h1>Home</h1>")
+
+    async with run(get("/", page)) as api:
+        full = await api.get("/")
+        headers_only = await api.head("/")
+    assert headers_only.status == 200
+    assert headers_only.raw.content == b""
+    for name in ("content-type", "content-length", "x-page"):
+        assert headers_only.headers[name] == full.headers[name]
+    assert full.headers["content-length"] == str(len("<h1>Home</h1>"))
+
+
+async def test_a_get_route_answers_head_with_the_same_headers_when_compressed() -> None:
+    page = "<p>" + "porch " * 500 + "</p>"
+    async with run(get("/", lambda ctx: page)) as api:
+        full = await api.get("/", headers={"Accept-Encoding": "gzip"})
+        headers_only = await api.head("/", headers={"Accept-Encoding": "gzip"})
+    assert full.headers["content-encoding"] == "gzip"
+    assert headers_only.raw.content == b""
+    for name in ("content-type", "content-length", "content-encoding", "vary"):
+        assert headers_only.headers.get(name) == full.headers.get(name), name
+
+
+async def test_the_route_of_the_requested_method_and_path_answers() -> None:
+    def wrong(ctx: Context) -> str:
+        raise AssertionError(f"a route for another method or path ran for {ctx.path}")
+
+    routes = [
+        post("/", wrong),
+        put("/", wrong),
+        delete("/", wrong),
+        get("/bla", wrong),
+        get("/:id", wrong),
+        get("/", lambda ctx: "root"),
+    ]
+    async with run(routes) as api:
+        response = await api.get("/")
+    assert (response.status, response.body) == (200, "root")
+
+
+async def test_a_route_answers_the_same_on_every_request() -> None:
+    async with run(get("/", lambda ctx: "Hello 世界", lambda ctx: "never")) as api:
+        bodies = [(await api.get("/")).body for _ in range(3)]
+    assert bodies == ["Hello 世界"] * 3
+
+
+# --- middleware ---
+
+
+async def test_an_object_with_an_async_call_method_is_awaited_on_the_loop() -> None:
+    class Counter:
+        def __init__(self) -> None:
+            self.count = 0
+
+        async def __call__(self, ctx: Context) -> dict[str, Any]:
+            self.count += 1
+            return {
+                "count": self.count,
+                "on loop": threading.current_thread() is threading.main_thread(),
+            }
+
+    async with run(Counter()) as api:
+        first = await api.get("/")
+        second = await api.get("/anything")
+    assert first.body == {"count": 1, "on loop": True}
+    assert second.body == {"count": 2, "on loop": True}
+
+
+async def test_plain_middleware_runs_before_routes_and_passes_with_none() -> None:
+    calls: list[str] = []
+
+    def sync_middleware(ctx: Context) -> None:
+        calls.append(f"sync {ctx.path}")
+
+    async def async_middleware(ctx: Context) -> None:
+        calls.append(f"async {ctx.path}")
+
+    async with run(sync_middleware, async_middleware, get("/", lambda ctx: "home")) as api:
+        response = await api.get("/")
+    assert response.body == "home"
+    assert calls == ["sync /", "async /"]
+
+
+async def test_sync_and_async_middleware_that_return_a_value_reply() -> None:
+    def maintenance(ctx: Context) -> Any:
+        return 503 if ctx.path == "/maintenance" else None
+
+    async def blocks_bots(ctx: Context) -> Any:
+        return 403 if "bot" in ctx.headers.get("user-agent", "") else None
+
+    async with run(maintenance, blocks_bots, get("*", lambda ctx: "page")) as api:
+        closed = await api.get("/maintenance")
+        blocked = await api.get("/", headers={"User-Agent": "somebot/1.0"})
+        allowed = await api.get("/", headers={"User-Agent": "Firefox"})
+    assert (closed.status, closed.body) == (503, "Service Unavailable")
+    assert (blocked.status, blocked.body) == (403, "Forbidden")
+    assert (allowed.status, allowed.body) == (200, "page")
+
+
+async def test_middleware_can_share_values_with_routes_through_the_context() -> None:
+    async def load_user(ctx: Context) -> None:
+        ctx.user = ctx.headers.get("x-user", "anonymous")  # type: ignore[attr-defined]
+
+    def me(ctx: Context) -> dict[str, str]:
+        return {"user": ctx.user}  # type: ignore[attr-defined]
+
+    async with run(load_user, get("/me", me)) as api:
+        response = await api.get("/me", headers={"X-User": "ana"})
+    assert response.body == {"user": "ana"}
+
+
+async def test_nested_lists_of_middleware_passed_to_server_run_in_order() -> None:
+    calls: list[str] = []
+
+    def first(ctx: Context) -> None:
+        calls.append("first")
+
+    def second(ctx: Context) -> None:
+        calls.append("second")
+
+    routes = [first, [second, [get("/a", lambda ctx: "a")], get("/b", lambda ctx: "b")]]
+    async with run(server(routes, env="test")) as api:
+        assert (await api.get("/a")).body == "a"
+        assert (await api.get("/b")).body == "b"
+    assert calls == ["first", "second", "first", "second"]
+
+
+async def test_routes_are_final_only_the_first_matching_route_runs() -> None:
+    calls: list[str] = []
+
+    def first(ctx: Context) -> None:
+        calls.append("first")
+
+    def second(ctx: Context) -> str:
+        calls.append("second")
+        return "second"
+
+    async with run(get("/same", first), get("/same", second)) as api:
+        response = await api.get("/same")
+    assert response.status == 404
+    assert calls == ["first"]
+
+
+async def test_middleware_after_a_passing_route_still_runs() -> None:
+    def route(ctx: Context) -> None:
+        return None
+
+    def fallback(ctx: Context) -> str:
+        return "fallback"
+
+    async with run(get("/x", route), fallback) as api:
+        response = await api.get("/x")
+    assert response.body == "fallback"
+
+
+async def test_nothing_replied_is_a_404_not_found() -> None:
+    async with run(get("/", lambda ctx: "home")) as api:
+        response = await api.get("/missing")
+    assert response.status == 404
+    assert response.body == "Not Found"
+
+
+async def test_an_app_without_middleware_answers_404() -> None:
+    async with run() as api:
+        response = await api.get("/")
+    assert response.status == 404
+
+
+# --- errors ---
+
+
+async def test_error_handler_catches_every_exception_with_ctx_error_set() -> None:
+    def broken(ctx: Context) -> str:
+        raise ValueError("disk full")
+
+    def oops(ctx: Context) -> Any:
+        assert ctx.error is not None
+        return status(500).json({"caught": type(ctx.error).__name__, "message": str(ctx.error)})
+
+    async with run(get("/", broken), error(oops)) as api:
+        response = await api.get("/")
+    assert response.status == 500
+    assert response.body == {"caught": "ValueError", "message": "disk full"}
+
+
+async def test_named_error_handler_matches_by_code_prefix() -> None:
+    def ban(ctx: Context) -> str:
+        raise Banned("ana is banned")
+
+    def gone(ctx: Context) -> str:
+        raise Deleted("ana left")
+
+    def user_trouble(ctx: Context) -> Any:
+        return status(403).send(f"{ctx.error}")
+
+    routes = [
+        get("/ban", ban),
+        get("/gone", gone),
+        error("store", lambda ctx: "store handler"),
+        error("user.deleted", lambda ctx: 410),
+        error("user", user_trouble),
+    ]
+    async with run(routes) as api:
+        banned = await api.get("/ban")
+        deleted = await api.get("/gone")
+    assert (banned.status, banned.body) == (403, "ana is banned")
+    assert (deleted.status, deleted.body) == (410, "Gone")
+
+
+async def test_named_error_handler_ignores_exceptions_without_a_code() -> None:
+    def broken(ctx: Context) -> str:
+        raise RuntimeError("no code here")
+
+    async with run(get("/", broken), error("user", lambda ctx: "user handler")) as api:
+        response = await api.get("/")
+    assert response.status == 500
+    assert "no code here" in response.body
+
+
+async def test_error_decorator_form_with_a_code() -> None:
+    @error("user")
+    def user_errors(ctx: Context) -> str:
+        return f"handled {type(ctx.error).__name__}"
+
+    def ban(ctx: Context) -> str:
+        raise Banned()
+
+    async with run(get("/", ban), user_errors) as api:
+        response = await api.get("/")
+    assert response.body == "handled Banned"
+
+
+async def test_error_handler_returning_none_leaves_the_default_500() -> None:
+    seen: list[str] = []
+
+    def broken(ctx: Context) -> str:
+        raise KeyError("missing")
+
+    def only_logs(ctx: Context) -> None:
+        seen.append(repr(ctx.error))
+
+    async with run(get("/", broken), error(only_logs)) as api:
+        response = await api.get("/")
+    assert response.status == 500
+    assert seen == ["KeyError('missing')"]
+
+
+async def test_an_exception_in_middleware_reaches_the_error_handler() -> None:
+    async def broken_middleware(ctx: Context) -> None:
+        raise Banned("from middleware")
+
+    async with run(broken_middleware, error("user", lambda ctx: str(ctx.error))) as api:
+        response = await api.get("/anything")
+    assert response.body == "from middleware"
+
+
+async def test_unhandled_exception_is_a_500_with_the_traceback_outside_production() -> None:
+    def broken(ctx: Context) -> str:
+        raise ValueError("the database is on fire")
+
+    async with run(get("/", broken)) as api:
+        response = await api.get("/")
+    assert response.status == 500
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.body.startswith("Internal Server Error")
+    assert "Traceback (most recent call last)" in response.body
+    assert "ValueError: the database is on fire" in response.body
+
+
+async def test_unhandled_exception_hides_the_traceback_in_production() -> None:
+    def broken(ctx: Context) -> str:
+        raise ValueError("the database is on fire")
+
+    async with run(get("/", broken), env="production", secret=PRODUCTION_SECRET) as api:
+        response = await api.get("/")
+    assert response.status == 500
+    assert response.body == "Internal Server Error"
+    assert "Traceback" not in response.body
+    assert "on fire" not in response.body
+
+
+# --- concurrency ---
+
+
+async def test_a_sleeping_sync_handler_does_not_stall_other_requests() -> None:
+    slow_started = threading.Event()
+    finished: list[str] = []
+
+    def slow(ctx: Context) -> str:
+        slow_started.set()
+        time.sleep(0.5)
+        finished.append("slow")
+        return "slow"
+
+    async def fast(ctx: Context) -> str:
+        finished.append("fast")
+        return "fast"
+
+    async with run(get("/slow", slow), get("/fast", fast)) as api:
+        slow_request = asyncio.create_task(api.get("/slow"))
+        assert await asyncio.to_thread(slow_started.wait, 10)
+        fast_response = await api.get("/fast")
+        slow_response = await slow_request
+    assert (fast_response.body, slow_response.body) == ("fast", "slow")
+    assert finished == ["fast", "slow"]
+
+
+async def test_a_blocked_sync_handler_lets_the_loop_serve_the_request_that_unblocks_it() -> None:
+    release = threading.Event()
+
+    def waits(ctx: Context) -> dict[str, bool]:
+        return {"released": release.wait(timeout=10)}
+
+    async def releases(ctx: Context) -> str:
+        release.set()
+        return "released"
+
+    async with run(get("/wait", waits), get("/release", releases)) as api:
+        waiting = asyncio.create_task(api.get("/wait"))
+        releasing = await api.get("/release")
+        response = await waiting
+    assert releasing.body == "released"
+    assert response.body == {"released": True}
+
+
+async def test_async_handlers_run_on_the_event_loop_and_sync_ones_in_a_worker_thread() -> None:
+    test_loop = asyncio.get_running_loop()
+    seen: dict[str, Any] = {}
+
+    async def on_loop(ctx: Context) -> str:
+        seen["async loop"] = asyncio.get_running_loop()
+        seen["async thread"] = threading.current_thread()
+        return "ok"
+
+    def in_thread(ctx: Context) -> str:
+        seen["sync thread"] = threading.current_thread()
+        return "ok"
+
+    async with run(get("/async", on_loop), get("/sync", in_thread)) as api:
+        await api.get("/async")
+        await api.get("/sync")
+    assert seen["async loop"] is test_loop
+    assert seen["async thread"] is threading.main_thread()
+    assert seen["sync thread"] is not threading.main_thread()
+
+
+def test_routes_work_with_the_sync_form_of_run() -> None:
+    routes = [get("/users/:id", lambda ctx: ctx.params), error(lambda ctx: 418)]
+    with run(routes) as api:
+        found = api.get("/users/3")
+        missing = api.get("/nope")
+    assert found.body == {"id": "3"}
+    assert missing.status == 404
+
+
+def test_a_sync_error_handler_answers_in_the_sync_form() -> None:
+    def ban(ctx: Context) -> str:
+        raise Banned()
+
+    with run(get("/", ban), error("user", lambda ctx: 403)) as api:
+        response = api.get("/")
+    assert (response.status, response.body) == (403, "Forbidden")
