@@ -113,6 +113,8 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if scope["method"] == "HEAD":  # outside gzip, so HEAD shows GET's encoding too
+                send = without_body(send)
             await self._asgi(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
@@ -153,8 +155,6 @@ class App:
         started = time.perf_counter()
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
-        if ctx.method == "HEAD":
-            send = without_body(send)
         try:
             await response(scope, receive, send)
         finally:

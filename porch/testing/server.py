@@ -24,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
 import orjson
@@ -34,6 +34,7 @@ from ..app import App, server
 
 T = TypeVar("T")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+MAX_REDIRECTS = 20
 START_TIMEOUT = 10.0
 POLL = 0.005
 
@@ -97,22 +98,45 @@ class Api(Generic[C]):
 
     def _prepare(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Request:
         request = self.client.build_request(method, url, **kwargs)
+        return self._with_cookies(request)
+
+    def _with_cookies(self, request: httpx.Request) -> httpx.Request:
         if "cookie" not in request.headers:
             self.cookies.set_cookie_header(request)
         return request
 
-    def _keep(self, response: httpx.Response) -> Response:
+    def _keep(self, response: httpx.Response) -> httpx.Response:
         self.cookies.extract_cookies(response)
         self.client.cookies.clear()
-        return Response(response)
+        return response
+
+    def _next_hop(self, request: httpx.Request, response: httpx.Response) -> httpx.Request | None:
+        """The request a browser makes after a redirect, cookies from this jar included."""
+        if not response.has_redirect_location:
+            return None
+        method, content = request.method, request.content
+        if (response.status_code == 303 and method != "HEAD") or (
+            response.status_code in (301, 302) and method == "POST"
+        ):
+            method, content = "GET", b""
+        target = request.url.join(response.headers["location"])
+        return self._with_cookies(self.client.build_request(method, target, content=content))
 
 
 class AsyncApi(Api[httpx.AsyncClient]):
     """``await api.get('/')``: the async form's client."""
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        request = self._prepare(method, url, kwargs)
-        return self._keep(await self.client.send(request))
+        follow = kwargs.pop("follow_redirects", False)
+        auth = kwargs.pop("auth", None)
+        request: httpx.Request | None = self._prepare(method, url, kwargs)
+        for _ in range(MAX_REDIRECTS):
+            assert request is not None
+            response = self._keep(await self.client.send(request, auth=auth))
+            request = self._next_hop(request, response) if follow else None
+            if request is None:
+                break
+        return Response(response)
 
     async def get(self, url: str, **kwargs: Any) -> Response:
         return await self.request("GET", url, **kwargs)
@@ -137,8 +161,16 @@ class SyncApi(Api[httpx.Client]):
     """``api.get('/')``: the sync form's client."""
 
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        request = self._prepare(method, url, kwargs)
-        return self._keep(self.client.send(request))
+        follow = kwargs.pop("follow_redirects", False)
+        auth = kwargs.pop("auth", None)
+        request: httpx.Request | None = self._prepare(method, url, kwargs)
+        for _ in range(MAX_REDIRECTS):
+            assert request is not None
+            response = self._keep(self.client.send(request, auth=auth))
+            request = self._next_hop(request, response) if follow else None
+            if request is None:
+                break
+        return Response(response)
 
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
@@ -255,13 +287,15 @@ class run:
         finally:
             self._release()
 
-    async def alive(self, check: Callable[[AsyncApi], Awaitable[T] | T]) -> T:
+    @overload
+    async def alive(self, check: Callable[[AsyncApi], Awaitable[T]]) -> T: ...
+    @overload
+    async def alive(self, check: Callable[[AsyncApi], T]) -> T: ...
+    async def alive(self, check: Callable[[AsyncApi], Any]) -> Any:
         """Run ``check(api)`` against the running server, then stop it (server.js's ``alive``)."""
         async with self as api:
             result = check(api)
-            if inspect.isawaitable(result):
-                return await result
-            return result
+            return await result if inspect.isawaitable(result) else result
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
         """One request against a server started for it alone."""

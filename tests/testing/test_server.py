@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import pytest
 
 from porch import get, run, server
 from porch.context import Context
+from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi, SyncApi
 
 
@@ -78,7 +80,7 @@ async def test_middleware_lists_nest() -> None:
 
 
 async def test_a_failing_start_raises_instead_of_hanging() -> None:
-    class BrokenStore(__import__("porch").session.stores.MemoryStore):  # type: ignore[name-defined,misc]
+    class BrokenStore(MemoryStore):
         async def open(self) -> None:
             raise OSError("disk on fire")
 
@@ -109,3 +111,23 @@ async def test_two_hundred_runs_leak_no_threads_sockets_or_ports() -> None:
 def test_sync_api_type() -> None:
     with run(text) as api:
         assert isinstance(api, SyncApi)
+
+
+async def test_following_a_redirect_carries_the_cookie_it_set() -> None:
+    from porch import post, redirect
+
+    @post("/login")
+    def login(ctx: Context) -> Any:
+        ctx.session["user"] = "ada"
+        return redirect(303, "/me")
+
+    @get("/me")
+    def me(ctx: Context) -> Any:
+        return {"user": ctx.session.get("user")}
+
+    async with run(login, me, security={"csrf": False}) as api:
+        response = await api.post("/login", follow_redirects=True)
+        assert response.body == {"user": "ada"}
+        assert str(response.raw.request.url).endswith("/me")
+    with run(login, me, security={"csrf": False}) as sync_api:
+        assert sync_api.post("/login", follow_redirects=True).body == {"user": "ada"}
