@@ -80,8 +80,17 @@ def check_header(name: str, value: str) -> None:
 
 
 def json_bytes(data: Any) -> bytes:
-    """JSON as orjson writes it; non-string dict keys are allowed, as json.dumps does."""
-    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    """JSON as orjson writes it; non-string dict keys are allowed, as json.dumps does.
+
+    Other mappings (``ctx.session``, ``ctx.options``) are written as objects too.
+    """
+    return orjson.dumps(data, default=mapping_as_dict, option=orjson.OPT_NON_STR_KEYS)
+
+
+def mapping_as_dict(value: Any) -> dict[Any, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 class Reply:
@@ -309,7 +318,7 @@ def to_response(value: Any, ctx: Context) -> Response:
         return value.to_response(ctx)
     if isinstance(value, str):
         return Response(value, media_type=HTML)
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list | Mapping):
         return Response(json_bytes(value), media_type=JSON)
     if isinstance(value, bool):
         raise TypeError(f"a handler returned {value!r}; return None to pass on, or a reply.")

@@ -505,3 +505,13 @@ async def test_sessions_can_be_turned_off() -> None:
 def test_sync_form_keeps_the_session_too() -> None:
     with run(counter) as api:
         assert [api.get("/").body["views"] for _ in range(3)] == [1, 2, 3]
+
+
+async def test_the_session_itself_can_be_returned_as_json() -> None:
+    @get("/all")
+    def everything(ctx: Context) -> Any:
+        ctx.session["nested"] = {"a": [1, 2]}
+        return ctx.session
+
+    async with run(everything) as api:
+        assert (await api.get("/all")).body == {"nested": {"a": [1, 2]}}
