@@ -82,6 +82,7 @@ class RedisServer:
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self.directory),
+            "--logfile", "redis.log",
             *(("--requirepass", self.password) if self.password else ()),
             *self.extra,
         ]  # fmt: skip
@@ -97,7 +98,12 @@ class RedisServer:
 
     def pings(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            pytest.fail(f"redis-server on port {self.port} exited with {self.process.returncode}")
+            log = self.directory / "redis.log"
+            last_lines = log.read_text().splitlines()[-5:] if log.exists() else []
+            pytest.fail(
+                f"redis-server on port {self.port} exited with {self.process.returncode}: "
+                + " / ".join(last_lines)
+            )
         return ask(self.port, "PING", password=self.password) == "PONG"
 
     def stop(self) -> None:
@@ -153,7 +159,10 @@ def is_cluster_ready(server: RedisServer, *, nodes: int) -> bool:
 
 def _cluster_options(port: int) -> tuple[str, ...]:
     config_file = f"nodes-{port}.conf"  # inside the server's own --dir
-    return ("--cluster-enabled", "yes", "--cluster-config-file", config_file)
+    # The bus port defaults to port + 10000, which may be taken or above 65535.
+    bus_port = str(free_loopback_port())
+    return ("--cluster-enabled", "yes", "--cluster-config-file", config_file,
+            "--cluster-port", bus_port)  # fmt: skip
 
 
 def start_cluster(nodes: int = 3) -> list[RedisServer]:

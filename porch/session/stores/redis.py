@@ -14,6 +14,7 @@ session, which is what makes logout final even for a request already in flight.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -227,6 +228,8 @@ class RedisStore(Store):
             self._owns_client = False
             self.where = f"a {type(url_or_client).__name__} client passed in code"
         self._scripts: dict[str, Any] = {}
+        self._cluster_lock = asyncio.Lock()
+        self._cluster_ready = False
 
     @classmethod
     def from_url(
@@ -250,8 +253,8 @@ class RedisStore(Store):
         )
 
     async def open(self) -> None:
-        """Create the connection pool; connections are made on first use, so a Redis
-        that is down at start-up makes requests answer 503 rather than stopping the app."""
+        """Create the connection pool. Connections are made on first use, so a Redis that
+        is down at start-up makes requests answer 503 rather than stopping the app."""
         self._connect()
 
     async def close(self) -> None:
@@ -259,6 +262,8 @@ class RedisStore(Store):
         client, self._client = self._client, None
         sentinel, self._sentinel = self._sentinel, None
         self._scripts.clear()
+        self._cluster_ready = False
+        self._cluster_lock = asyncio.Lock()  # a later open() may run on another event loop
         if not self._owns_client:
             self._client = client  # the caller's client stays theirs, and usable
             return
@@ -271,7 +276,7 @@ class RedisStore(Store):
 
     async def load(self, key: str) -> dict[str, Any] | None:
         async with self._translated():
-            raw = await self._connect().hgetall(self._hash(key))
+            raw = await (await self._ready()).hgetall(self._hash(key))
         if not raw:
             return None
         return {_name(name): decode_value(value, key=key) for name, value in raw.items()}
@@ -296,7 +301,7 @@ class RedisStore(Store):
             if applied and self.is_cluster:
                 old, new = (_text(index) for index in indexes)
                 if old is not None and old != new:
-                    await self._connect().srem(old, key)
+                    await (await self._ready()).srem(old, key)
                 if new is not None:
                     await self._run("index", _INDEX, [new], [ttl, key])
 
@@ -315,7 +320,7 @@ class RedisStore(Store):
             _, index = await self._run("destroy", _DESTROY, [self._hash(key)], args)
             user_index = _text(index)
             if self.is_cluster and user_index is not None:
-                await self._connect().srem(user_index, key)
+                await (await self._ready()).srem(user_index, key)
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
@@ -361,7 +366,7 @@ class RedisStore(Store):
             members = [member for member in await self._members(index) if member != keep]
             if not members:
                 return 0
-            client = self._connect()
+            client = await self._ready()
             async with client.pipeline(transaction=False) as pipe:
                 for member in members:
                     pipe.delete(self._hash(member))
@@ -391,6 +396,21 @@ class RedisStore(Store):
             assert self._url is not None  # a store built from a client always has one
             self._client = self._client_for(self._url)
         return self._client
+
+    async def _ready(self) -> Client:
+        """The client, with a cluster's slot map loaded before any command is sent.
+
+        redis-py's RedisCluster loads it lazily on first use; under a burst of
+        concurrent first commands that races and drops connections, so the
+        first caller loads it alone while the others wait.
+        """
+        client = self._connect()
+        if isinstance(client, RedisCluster) and not self._cluster_ready:
+            async with self._cluster_lock:
+                if not self._cluster_ready:
+                    await client.initialize()
+                    self._cluster_ready = True
+        return client
 
     def _client_for(self, url: str) -> Client:
         scheme = url.partition("://")[0].lower()
@@ -438,7 +458,7 @@ class RedisStore(Store):
         """Run a Lua script by EVALSHA, loading it once if the server does not know it."""
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = self._connect().register_script(source)
+            script = self._scripts[name] = (await self._ready()).register_script(source)
         return await script(keys=keys, args=args)
 
     @asynccontextmanager
@@ -454,11 +474,11 @@ class RedisStore(Store):
             ) from exc
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:
-        async for name in self._connect().scan_iter(match=pattern, count=SCAN_BATCH):
+        async for name in (await self._ready()).scan_iter(match=pattern, count=SCAN_BATCH):
             yield name
 
     async def _members(self, index: str) -> list[str]:
-        members = await self._connect().smembers(index)
+        members = await (await self._ready()).smembers(index)
         return sorted(_name(member) for member in members)
 
     async def _live_members(self, index: str) -> dict[str, tuple[bytes | None, bytes | None]]:
@@ -466,7 +486,7 @@ class RedisStore(Store):
         members = await self._members(index)
         if not members:
             return {}
-        client = self._connect()
+        client = await self._ready()
         async with client.pipeline(transaction=False) as pipe:
             for member in members:
                 pipe.hmget(self._hash(member), [CREATED, SEEN])
