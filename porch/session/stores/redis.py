@@ -276,7 +276,8 @@ class RedisStore(Store):
 
     async def load(self, key: str) -> dict[str, Any] | None:
         async with self._translated():
-            raw = await (await self._ready()).hgetall(self._hash(key))
+            client = await self._ready()
+            raw = await client.hgetall(self._redis_key(key))
         if not raw:
             return None
         return {_name(name): decode_value(value, key=key) for name, value in raw.items()}
@@ -297,11 +298,11 @@ class RedisStore(Store):
             *deleted,
         ]
         async with self._translated():
-            applied, *indexes = await self._run("save", _SAVE, [self._hash(key)], args)
+            applied, *indexes = await self._run("save", _SAVE, [self._redis_key(key)], args)
             if applied and self.is_cluster:
                 old, new = (_text(index) for index in indexes)
                 if old is not None and old != new:
-                    await (await self._ready()).srem(old, key)
+                    await self._unindex(old, key)
                 if new is not None:
                     await self._run("index", _INDEX, [new], [ttl, key])
 
@@ -309,7 +310,7 @@ class RedisStore(Store):
         seen = encode_value(SEEN, time.time())
         args = [ttl, seen, self._inline_index(), self._index_prefix()]
         async with self._translated():
-            touched, *index = await self._run("touch", _TOUCH, [self._hash(key)], args)
+            touched, *index = await self._run("touch", _TOUCH, [self._redis_key(key)], args)
             user_index = _text(index[0]) if index else None
             if touched and self.is_cluster and user_index is not None:
                 await self._run("index", _INDEX, [user_index], [ttl, ""])
@@ -317,10 +318,10 @@ class RedisStore(Store):
     async def destroy(self, key: str) -> None:
         args = [self._inline_index(), self._index_prefix(), key]
         async with self._translated():
-            _, index = await self._run("destroy", _DESTROY, [self._hash(key)], args)
+            _, index = await self._run("destroy", _DESTROY, [self._redis_key(key)], args)
             user_index = _text(index)
             if self.is_cluster and user_index is not None:
-                await (await self._ready()).srem(user_index, key)
+                await self._unindex(user_index, key)
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
@@ -336,7 +337,7 @@ class RedisStore(Store):
         pairs = [item for name_value in encoded.items() for item in name_value]
         may_create = "1" if CREATED in data else "0"
         args = [ttl, may_create, self._index_prefix(), old_key, new_key, len(encoded), *pairs]
-        keys = [self._hash(old_key), self._hash(new_key)]
+        keys = [self._redis_key(old_key), self._redis_key(new_key)]
         async with self._translated():
             await self._run("regenerate", _REGENERATE, keys, args)
 
@@ -369,7 +370,7 @@ class RedisStore(Store):
             client = await self._ready()
             async with client.pipeline(transaction=False) as pipe:
                 for member in members:
-                    pipe.delete(self._hash(member))
+                    pipe.delete(self._redis_key(member))
                 deleted: list[int] = await pipe.execute()
             await client.srem(index, *members)
         return sum(deleted)
@@ -458,7 +459,8 @@ class RedisStore(Store):
         """Run a Lua script by EVALSHA, loading it once if the server does not know it."""
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = (await self._ready()).register_script(source)
+            client = await self._ready()
+            script = self._scripts[name] = client.register_script(source)
         return await script(keys=keys, args=args)
 
     @asynccontextmanager
@@ -474,11 +476,13 @@ class RedisStore(Store):
             ) from exc
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:
-        async for name in (await self._ready()).scan_iter(match=pattern, count=SCAN_BATCH):
+        client = await self._ready()
+        async for name in client.scan_iter(match=pattern, count=SCAN_BATCH):
             yield name
 
     async def _members(self, index: str) -> list[str]:
-        members = await (await self._ready()).smembers(index)
+        client = await self._ready()
+        members = await client.smembers(index)
         return sorted(_name(member) for member in members)
 
     async def _live_members(self, index: str) -> dict[str, tuple[bytes | None, bytes | None]]:
@@ -489,7 +493,7 @@ class RedisStore(Store):
         client = await self._ready()
         async with client.pipeline(transaction=False) as pipe:
             for member in members:
-                pipe.hmget(self._hash(member), [CREATED, SEEN])
+                pipe.hmget(self._redis_key(member), [CREATED, SEEN])
             rows: list[list[bytes | None]] = await pipe.execute()
         live = {}
         dead = []
@@ -502,7 +506,12 @@ class RedisStore(Store):
             await client.srem(index, *dead)
         return live
 
-    def _hash(self, key: str) -> str:
+    async def _unindex(self, index: str, key: str) -> None:
+        """Cluster mode only: the index set lives in another slot than the session."""
+        client = await self._ready()
+        await client.srem(index, key)
+
+    def _redis_key(self, key: str) -> str:
         return self.prefix + key
 
     def _index_prefix(self) -> str:

@@ -125,6 +125,20 @@ async def test_expired_rows_are_deleted_by_purge(store: SQLiteStore) -> None:
     assert await store.count() == 1
 
 
+async def test_every_write_also_deletes_a_few_expired_rows(store: SQLiteStore) -> None:
+    expired = new_key()
+    await store.save(expired, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE sessions SET expires_at = 0 WHERE key = ?", (expired,))
+    connection.close()
+    await store.save(new_key(), {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+    with sqlite3.connect(store.path) as connection:
+        rows = connection.execute("SELECT key FROM sessions").fetchall()
+    connection.close()
+    assert expired not in [key for (key,) in rows]
+    assert len(rows) == 1
+
+
 def test_three_slashes_are_relative_to_the_working_directory(tmp_path: Path) -> None:
     assert path_of("sqlite:///sessions.db") == Path.cwd() / "sessions.db"
     assert path_of("sqlite:///data/sessions.db") == Path.cwd() / "data" / "sessions.db"
