@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -285,3 +288,28 @@ def test_sqlite_store_url_is_relative_to_the_working_directory(
 
     monkeypatch.setenv("SESSION_STORE", "sqlite:///sessions.db")
     assert isinstance(server(counter, env="test").store, SQLiteStore)
+
+
+def porch_sessions(action: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "porch", "sessions", action, "app:app"],
+        capture_output=True, text=True, env=env, timeout=30, check=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def test_sessions_count_and_purge_on_the_configured_store(
+    isolated_environment: Path, redis_server: RedisServer
+) -> None:
+    (isolated_environment / "app.py").write_text(COUNTER_APP)
+    for env in (
+        {"SESSION_STORE": "sqlite:///sessions.db"},
+        {"REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/3"},  # a db of its own
+    ):
+        full_env = {**os.environ, "SECRET": SECRET, **env}
+        with serving("app:app", env=env | {"SECRET": SECRET}) as url:
+            for _ in range(3):
+                httpx.get(url + "/")  # three browsers, one session each
+
+        assert porch_sessions("count", full_env) == "3", env
+        assert porch_sessions("purge", full_env) == "0", env  # nothing has expired yet
