@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import ClusterDownError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -468,7 +468,13 @@ class RedisStore(Store):
         """Turn an unreachable Redis into StoreUnavailable (porch answers 503)."""
         try:
             yield
-        except (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            RedisClusterException,
+            ClusterDownError,
+        ) as exc:
             raise StoreUnavailable(
                 f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
                 "that use the session answer 503 until it is back; check that Redis is "
