@@ -33,7 +33,7 @@ from .reply import (
     send,
     status,
 )
-from .router import delete, error, get, head, patch, post, put
+from .router import delete, error, get, head, patch, post, put, sub
 from .testing import run
 
 __all__ = [
@@ -63,4 +63,5 @@ __all__ = [
     "send",
     "server",
     "status",
+    "sub",
 ]

@@ -28,7 +28,7 @@ from .context import Context
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
 from .options import Options, load_options, read_environment
 from .reply import TEXT, reason, to_response
-from .router import ErrorHandler, Route, Step
+from .router import ErrorHandler, Route, Step, flatten
 from .security import check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
@@ -44,15 +44,8 @@ LEVELS = {
     "critical": logging.CRITICAL,
 }
 COMPRESS_MIN_SIZE = 1024
-
-
-def flatten(items: Iterable[Any]) -> Iterable[Any]:
-    """Middleware may come in (nested) lists, as in server.js."""
-    for item in items:
-        if isinstance(item, list | tuple):
-            yield from flatten(item)
-        else:
-            yield item
+# A day: browsers ask for the favicon on every page, and a changed one still shows by tomorrow.
+FAVICON_CACHE = "public, max-age=86400"
 
 
 def configure_logging(level: str) -> logging.Logger:
@@ -81,12 +74,13 @@ class App:
     def __init__(self, middleware: Iterable[Any], options: Options) -> None:
         self.options = options
         self.log = configure_logging(options.log).getChild("app")
+        self.access_log = logging.getLogger("porch.access")
         self.chain: list[Route | Step] = []
         self.error_handlers: list[ErrorHandler] = []
         for item in flatten(middleware):
             if isinstance(item, ErrorHandler):
                 self.error_handlers.append(item)
-            elif isinstance(item, Route):
+            elif isinstance(item, Route | Step):  # Step: already made by sub()
                 self.chain.append(item)
             else:
                 self.chain.append(Step(item))
@@ -99,6 +93,7 @@ class App:
         self.session_cookie = options.session.cookie.name if options.session else ""
         self.csrf = options.security.csrf and self.sessions is not None
         self.static = self._static_files(options.public)
+        self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
         self.body_limit = options.body_limit
         self._templates: Environment | None = None
         self._store_open = False
@@ -159,16 +154,27 @@ class App:
             await response(scope, receive, send)
         finally:
             await ctx.close()
-            self.log.debug(
-                "%s %s %s %.1fms",
-                ctx.method,
-                ctx.url,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
+            self.log_access(ctx, response.status_code, started)
+
+    def log_access(self, ctx: Context, status: int, started: float) -> None:
+        """One line per request on ``porch.access`` (INFO); the fields also ride as extras."""
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.access_log.info(
+            "%s %s %d %.1fms",
+            ctx.method,
+            ctx.url,
+            status,
+            elapsed_ms,
+            extra={"method": ctx.method, "url": ctx.url, "status": status, "ms": elapsed_ms},
+        )
+
 
     async def respond(self, ctx: Context) -> Response:
         try:
+            if self.favicon is not None and ctx.path == "/favicon.ico":
+                favicon = self.serve_favicon(ctx)
+                if favicon is not None:
+                    return favicon
             if self.static is not None and ctx.method in ("GET", "HEAD"):
                 static = self.serve_static(ctx.scope)
                 if static is not None:
@@ -197,7 +203,7 @@ class App:
                 if route_ran:
                     continue
                 params = item.match(method, path)
-                if params is None:
+                if params is None or not item.admits(ctx):
                     continue
                 route_ran = True
                 ctx.params = params
@@ -265,6 +271,19 @@ class App:
             return None
         return self.static.file_response(full_path, found, scope)
 
+    def serve_favicon(self, ctx: Context) -> Response | None:
+        """The ``favicon`` option's file at /favicon.ico, cached a day and revalidated by ETag."""
+        assert self.favicon is not None and self.options.favicon is not None
+        if ctx.method not in ("GET", "HEAD"):
+            return None
+        try:
+            found = os.stat(self.options.favicon)
+        except OSError:  # removed since start-up: let the routes (or 404) answer
+            return None
+        response = self.favicon.file_response(self.options.favicon, found, ctx.scope)
+        response.headers["cache-control"] = FAVICON_CACHE
+        return response
+
     def render(self, name: str, local: Mapping[str, Any]) -> str:
         """Render a template of the ``views`` folder (Jinja2, autoescaped)."""
         from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
@@ -296,6 +315,7 @@ class App:
             host=host,
             port=self.options.port if port is None else port,
             log_level=self.options.log,
+            access_log=False,  # porch writes its own access line, on porch.access
             server_header=False,
         )
 

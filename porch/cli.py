@@ -74,6 +74,7 @@ def serve(target: str, *, port: int | None, host: str, workers: int, reload: boo
         workers=workers if workers > 1 else None,
         reload=reload,
         log_level=app.options.log,
+        access_log=False,  # porch writes its own access line, on porch.access
         proxy_headers=False,  # porch decides whom to trust: the trust_proxy option
         server_header=False,
         app_dir=os.getcwd(),

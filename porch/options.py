@@ -109,6 +109,8 @@ class Options(ReadOnly):
     views: str
     log: str
     compress: bool
+    favicon: str | None
+    domain: str | None
     trust_proxy: bool | int | tuple[str, ...]
     body_limit: int
     session: SessionOptions | None
@@ -236,6 +238,39 @@ def optional_text(value: Any, where: str) -> str | None:
     return None if value is None else text(value, where)
 
 
+def file_or_off(value: Any, where: str) -> str | None:
+    """An existing file, as an absolute path; checked now so a typo fails at start-up."""
+    if value is False or value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in FALSE_WORDS:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise _reject(value, where, "the path of an image file such as 'public/logo.png', or False")
+    path = Path(value).absolute()
+    if not path.is_file():
+        raise ConfigError(
+            f"{where} is {os.fspath(value)!r}, but there is no file at {os.fspath(path)}; "
+            "accepted: the path of an image file such as 'public/logo.png' (relative to the "
+            "working directory), or False."
+        )
+    return os.fspath(path)
+
+
+def domain_name(value: Any, where: str) -> str | None:
+    """The site's own domain (``example.com``), below which ``sub()`` reads subdomains."""
+    if value is None or value is False:
+        return None
+    accepted = "a domain name such as 'example.com' (no scheme, port or path)"
+    if not isinstance(value, str):
+        raise _reject(value, where, accepted)
+    name = value.strip().strip(".").lower()
+    if not name:
+        return None
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", name):
+        raise _reject(value, where, accepted)
+    return name
+
+
 @dataclass(frozen=True)
 class Option:
     """One row of the schema: its name, how to convert it, its default and its variable."""
@@ -254,6 +289,8 @@ TOP_LEVEL = (
     Option("views", text, "views", "VIEWS"),
     Option("log", choice("debug", "info", "warning", "error", "critical"), "info", "LOG"),
     Option("compress", boolean, True, "COMPRESS"),
+    Option("favicon", file_or_off, None, "FAVICON"),
+    Option("domain", domain_name, None, "DOMAIN"),
     Option("trust_proxy", trust, False, "TRUST_PROXY"),
     Option("body_limit", size, 1024 * 1024, "BODY_LIMIT"),
 )

@@ -1,14 +1,16 @@
-"""Routes and error handlers: ``get('/users/:id', fn)``, ``error('store', fn)``.
+"""Routes, subdomains and error handlers: ``get('/users/:id', fn)``, ``sub('api', ...)``,
+``error('store', fn)``.
 
 A route is a middleware that only runs for its method and path; a request runs
 at most one route, the first that matches (server.js's "routes are final").
+``sub()`` narrows routes and middleware further, to the hosts of one subdomain.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
@@ -24,11 +26,15 @@ PARAM = re.compile(r":(\w+)|\{(\w+)\}|(\*)")
 
 
 class Step:
-    """One callable of a chain, sync or async, with its kind decided once, not per request."""
+    """One callable of a chain, sync or async, with its kind decided once, not per request.
 
-    __slots__ = ("function", "is_async")
+    ``where`` (set by ``sub()``) limits it to the hosts of one subdomain: on any
+    other host the step passes (returns None) without running.
+    """
 
-    def __init__(self, function: Handler) -> None:
+    __slots__ = ("function", "is_async", "where")
+
+    def __init__(self, function: Handler, *, where: Subdomain | None = None) -> None:
         if not callable(function):
             raise TypeError(
                 f"porch middleware must be callable as fn(ctx); got {function!r} "
@@ -38,9 +44,12 @@ class Step:
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004 - async callable objects
         )
+        self.where = where
 
     async def __call__(self, ctx: Context) -> Any:
         """Run it; a sync function runs in a worker thread so it cannot stall other requests."""
+        if self.where is not None and not self.where.admits(ctx):
+            return None
         if self.is_async:
             return await self.function(ctx)
         result = await anyio.to_thread.run_sync(self.function, ctx)
@@ -74,17 +83,32 @@ def compile_path(path: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
 class Route:
     """A method, a path and the handlers that run, in order, when both match."""
 
-    __slots__ = ("handlers", "method", "names", "path", "plain", "regex")
+    __slots__ = ("handlers", "method", "names", "path", "plain", "regex", "where")
 
-    def __init__(self, method: str | None, path: str, handlers: Iterable[Handler]) -> None:
+    def __init__(
+        self,
+        method: str | None,
+        path: str,
+        handlers: Iterable[Handler],
+        *,
+        where: Subdomain | None = None,
+    ) -> None:
         self.method = method
         self.path = path
-        self.handlers = tuple(Step(handler) for handler in handlers)
+        self.handlers = tuple(
+            handler if isinstance(handler, Step) else Step(handler) for handler in handlers
+        )
         self.regex, self.names = compile_path(path)
         self.plain = path.rstrip("/") or "/"
+        self.where = where
 
     def __repr__(self) -> str:
-        return f"Route({self.method or '*'} {self.path})"
+        on = f" on {self.where}" if self.where is not None else ""
+        return f"Route({self.method or '*'} {self.path}{on})"
+
+    def admits(self, ctx: Context) -> bool:
+        """Whether the request's host is one this route serves (any host, unless ``sub()``)."""
+        return self.where is None or self.where.admits(ctx)
 
     def matches_method(self, method: str) -> bool:
         return (
@@ -106,6 +130,97 @@ class Route:
         if found is None:
             return None
         return dict(zip(self.names, found.groups(), strict=True))
+
+
+def subdomain_of(host: str, domain: str | None) -> str | None:
+    """The subdomain a Host header names: ``'api'`` for ``api.example.com:3000``.
+
+    With the ``domain`` option set, it is whatever precedes ``.<domain>``, and a
+    host outside that domain has none. Without it, the base domain is the last
+    two labels (as server.js and Express), or ``localhost`` for ``*.localhost``,
+    so ``api.localhost:3000`` works in development. ``''`` is the bare domain;
+    None means no subdomain can be read (an IP address, a foreign host).
+    """
+    name = host.strip().lower()
+    if not name or name.startswith("["):  # empty, or an IPv6 literal
+        return None
+    name = name.rsplit(":", 1)[0].rstrip(".")
+    if domain is not None:
+        if name == domain:
+            return ""
+        return name.removesuffix(f".{domain}") if name.endswith(f".{domain}") else None
+    labels = name.split(".")
+    if labels[-1].isdigit():  # an IPv4 address: no subdomains
+        return None
+    base = 1 if labels[-1] == "localhost" else 2
+    return ".".join(labels[:-base])
+
+
+class Subdomain:
+    """The hosts ``sub(name, ...)`` admits: that subdomain exactly, or a regex matching it."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str | re.Pattern[str]) -> None:
+        if isinstance(pattern, str):
+            pattern = pattern.strip().strip(".").lower()
+        elif not isinstance(pattern, re.Pattern):
+            raise TypeError(
+                f"sub() takes a subdomain name such as 'api' (or a compiled regex) first; "
+                f"got {pattern!r} ({type(pattern).__name__})."
+            )
+        self.pattern = pattern
+
+    def __repr__(self) -> str:
+        shown = self.pattern if isinstance(self.pattern, str) else self.pattern.pattern
+        return f"sub({shown!r})"
+
+    def admits(self, ctx: Context) -> bool:
+        found = subdomain_of(ctx.headers.get("host", ""), ctx.options.domain)
+        if found is None:
+            return False
+        if isinstance(self.pattern, str):
+            return found == self.pattern
+        return self.pattern.fullmatch(found) is not None
+
+
+def flatten(items: Iterable[Any]) -> Iterator[Any]:
+    """Middleware may come in (nested) lists, as in server.js."""
+    for item in items:
+        if isinstance(item, list | tuple):
+            yield from flatten(item)
+        else:
+            yield item
+
+
+def sub(name: str | re.Pattern[str], *middleware: Any) -> list[Route | Step]:
+    """Routes and middleware that only run for one subdomain: ``sub('api', get('/', fn))``.
+
+    ``name`` is the subdomain as the Host header gives it, below the base
+    domain (the ``domain`` option, else the last two labels): ``'api'`` for
+    ``api.example.com``, ``'eu.api'`` for ``eu.api.example.com``, ``''`` for
+    the bare domain; or a compiled regex that must match all of it. On any
+    other host the routes do not match and the middleware pass, so the rest of
+    the chain answers. Error handlers apply to the whole app: give ``error()``
+    to ``server()``, not to ``sub()``.
+    """
+    where = Subdomain(name)
+    limited: list[Route | Step] = []
+    for item in flatten(middleware):
+        if isinstance(item, ErrorHandler):
+            raise TypeError(
+                f"sub({name!r}, ...) got an error handler; error handlers apply to the whole "
+                "app, so pass error(...) to server() instead."
+            )
+        if isinstance(item, Route | Step) and item.where is not None:
+            raise TypeError(f"sub({name!r}, ...) got {item!r}, already limited to a subdomain.")
+        if isinstance(item, Route):
+            limited.append(Route(item.method, item.path, item.handlers, where=where))
+        elif isinstance(item, Step):
+            limited.append(Step(item.function, where=where))
+        else:
+            limited.append(Step(item, where=where))
+    return limited
 
 
 class ErrorHandler:

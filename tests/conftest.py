@@ -12,7 +12,7 @@ import pytest
 PORCH_PREFIXES = ("SESSION", "SECURITY_")
 PORCH_NAMES = frozenset({
     "PORT", "SECRET", "ENV", "PUBLIC", "VIEWS", "LOG", "COMPRESS", "TRUST_PROXY",
-    "BODY_LIMIT", "REDIS_URL", "FAVICON",
+    "BODY_LIMIT", "REDIS_URL", "FAVICON", "DOMAIN",
 })
 
 

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from typing import Any
 
-from porch import delete, error, get, head, header, patch, post, put, run, server, status
+import pytest
+
+from porch import (
+    ConfigError,
+    delete,
+    error,
+    get,
+    head,
+    header,
+    patch,
+    post,
+    put,
+    run,
+    server,
+    status,
+    sub,
+)
 from porch.context import Context
 
 NO_CSRF = {"csrf": False}
@@ -539,3 +556,100 @@ def test_a_sync_error_handler_answers_in_the_sync_form() -> None:
     with run(get("/", ban), error("user", lambda ctx: 403)) as api:
         response = api.get("/")
     assert (response.status, response.body) == (403, "Forbidden")
+
+
+# --- subdomains: sub('name', ...) ---
+
+
+def on_host(host: str) -> dict[str, dict[str, str]]:
+    """httpx keyword arguments that send this Host header to the loopback server."""
+    return {"headers": {"host": host}}
+
+
+async def test_sub_routes_answer_only_on_their_subdomain() -> None:
+    app = [
+        sub("api", get("/", lambda ctx: {"site": "api"})),
+        get("/", lambda ctx: "home"),
+    ]
+    async with run(app) as api:
+        assert (await api.get("/", **on_host("api.example.com"))).body == {"site": "api"}
+        assert (await api.get("/", **on_host("api.example.com:3000"))).body == {"site": "api"}
+        assert (await api.get("/", **on_host("API.Example.com"))).body == {"site": "api"}
+        assert (await api.get("/", **on_host("www.example.com"))).body == "home"
+        assert (await api.get("/", **on_host("example.com"))).body == "home"
+        assert (await api.get("/", **on_host("127.0.0.1"))).body == "home"
+        assert (await api.get("/", **on_host("[::1]:3000"))).body == "home"
+
+
+async def test_a_sub_route_that_does_not_match_leaves_later_routes_free_to_answer() -> None:
+    app = [
+        sub("api", get("/users/:id", lambda ctx: {"api": ctx.params["id"]})),
+        get("/users/:id", lambda ctx: {"web": ctx.params["id"]}),
+    ]
+    async with run(app) as api:
+        assert (await api.get("/users/7", **on_host("api.example.com"))).body == {"api": "7"}
+        assert (await api.get("/users/7", **on_host("example.com"))).body == {"web": "7"}
+        assert (await api.get("/nope", **on_host("api.example.com"))).status == 404
+
+
+async def test_sub_middleware_runs_only_on_its_subdomain() -> None:
+    def admins_only(ctx: Context) -> Any:
+        return None if ctx.headers.get("x-admin") else status(403).send("admins only")
+
+    app = [
+        sub("admin", admins_only, get("/", lambda ctx: "dashboard")),
+        get("/", lambda ctx: "home"),
+    ]
+    async with run(app) as api:
+        refused = await api.get("/", **on_host("admin.example.com"))
+        assert (refused.status, refused.body) == (403, "admins only")
+        allowed = await api.get("/", headers={"host": "admin.example.com", "x-admin": "1"})
+        assert allowed.body == "dashboard"
+        assert (await api.get("/", **on_host("example.com"))).body == "home"
+
+
+async def test_sub_reads_several_labels_and_regexes() -> None:
+    app = [
+        sub("eu.api", get("/", lambda ctx: "eu api")),
+        sub(re.compile(r"[a-z]+-shop"), get("/", lambda ctx: "a shop")),
+        sub("", get("/", lambda ctx: "bare domain")),
+        get("/", lambda ctx: "other"),
+    ]
+    async with run(app) as api:
+        assert (await api.get("/", **on_host("eu.api.example.com"))).body == "eu api"
+        assert (await api.get("/", **on_host("api.example.com"))).body == "other"
+        assert (await api.get("/", **on_host("tea-shop.example.com"))).body == "a shop"
+        assert (await api.get("/", **on_host("tea.shop.example.com"))).body == "other"
+        assert (await api.get("/", **on_host("example.com"))).body == "bare domain"
+
+
+async def test_subdomains_of_localhost_work_in_development() -> None:
+    async with run(sub("api", get("/", lambda ctx: "api")), get("/", lambda ctx: "home")) as api:
+        assert (await api.get("/", **on_host("api.localhost:3000"))).body == "api"
+        assert (await api.get("/", **on_host("localhost:3000"))).body == "home"
+
+
+async def test_the_domain_option_names_the_base_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = [sub("api", get("/", lambda ctx: "api")), get("/", lambda ctx: "home")]
+    async with run(app, domain="example.co.uk") as api:
+        assert (await api.get("/", **on_host("api.example.co.uk"))).body == "api"
+        assert (await api.get("/", **on_host("example.co.uk"))).body == "home"
+        assert (await api.get("/", **on_host("api.other.com"))).body == "home"
+    monkeypatch.setenv("DOMAIN", "shop.test")
+    async with run(app) as api:
+        assert (await api.get("/", **on_host("api.shop.test"))).body == "api"
+        assert (await api.get("/", **on_host("api.example.com"))).body == "home"
+
+
+def test_a_bad_domain_fails_at_start_up_naming_the_option() -> None:
+    with pytest.raises(
+        ConfigError, match=r"option 'domain' is 'https://example.com'; accepted: a domain"
+    ):
+        server(domain="https://example.com")
+
+
+def test_sub_refuses_error_handlers_and_a_name_that_is_not_text() -> None:
+    with pytest.raises(TypeError, match=r"pass error\(\.\.\.\) to server\(\)"):
+        sub("api", error(lambda ctx: 500))
+    with pytest.raises(TypeError, match="subdomain name such as 'api'"):
+        sub(42, get("/", lambda ctx: "x"))  # type: ignore[arg-type]
