@@ -34,6 +34,7 @@ from .reply import (
     status,
 )
 from .router import delete, error, get, head, patch, post, put, sub
+from .socket import socket
 from .testing import run
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "run",
     "send",
     "server",
+    "socket",
     "status",
     "sub",
 ]

@@ -32,6 +32,7 @@ from .router import ErrorHandler, Route, Step, flatten
 from .security import check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
+from .socket import SocketHandler, SocketLayer
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -77,9 +78,12 @@ class App:
         self.access_log = logging.getLogger("porch.access")
         self.chain: list[Route | Step] = []
         self.error_handlers: list[ErrorHandler] = []
+        socket_handlers: list[SocketHandler] = []
         for item in flatten(middleware):
             if isinstance(item, ErrorHandler):
                 self.error_handlers.append(item)
+            elif isinstance(item, SocketHandler):
+                socket_handlers.append(item)
             elif isinstance(item, Route | Step):  # Step: already made by sub()
                 self.chain.append(item)
             else:
@@ -91,6 +95,7 @@ class App:
             else None
         )
         self.session_cookie = options.session.cookie.name if options.session else ""
+        self.sockets = SocketLayer(self, socket_handlers) if socket_handlers else None
         self.csrf = options.security.csrf and self.sessions is not None
         self.static = self._static_files(options.public)
         self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
@@ -107,13 +112,15 @@ class App:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if self.sockets is not None and self.sockets.serves(scope):  # /socket.io/, before all
+            await self.sockets(scope, receive, send)
+        elif scope["type"] == "http":
             if scope["method"] == "HEAD":  # outside gzip, so HEAD shows GET's encoding too
                 send = without_body(send)
             await self._asgi(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
-        else:  # websockets arrive with the sockets feature; refuse cleanly until then
+        else:  # a WebSocket that is not Socket.IO's (or an app without sockets): refuse
             await send({"type": "websocket.close", "code": 1000})
 
     # --- lifespan: the store opens and closes with the app ---
@@ -140,6 +147,8 @@ class App:
             self._store_open = True
 
     async def close(self) -> None:
+        if self.sockets is not None:
+            await self.sockets.close()
         if self.store is not None and self._store_open:
             self._store_open = False
             await self.store.close()
