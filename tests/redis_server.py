@@ -124,7 +124,16 @@ class RedisServer:
 
 def start_redis(*extra: str, password: str | None = None) -> RedisServer:
     """Start a redis-server on a free loopback port (extra arguments appended)."""
-    return RedisServer(port=free_loopback_port(), extra=extra, password=password).start()
+    return started(RedisServer(port=free_loopback_port(), extra=extra, password=password))
+
+
+def started(server: RedisServer) -> RedisServer:
+    """``server``, started; its temporary directory is removed if it cannot start."""
+    try:
+        return server.start()
+    except BaseException:
+        server.remove()
+        raise
 
 
 def start_sentinel(master: RedisServer, *, service: str = "porch") -> RedisServer:
@@ -147,7 +156,11 @@ def start_sentinel(master: RedisServer, *, service: str = "porch") -> RedisServe
         reply = ask(port, "SENTINEL", "get-master-addr-by-name", service)
         return reply.split() == ["127.0.0.1", str(master.port)]
 
-    wait_until(knows_master, what=f"sentinel on port {port} to know master {service}")
+    try:
+        wait_until(knows_master, what=f"sentinel on port {port} to know master {service}")
+    except BaseException:
+        sentinel.remove()
+        raise
     return sentinel
 
 
@@ -171,7 +184,7 @@ def start_cluster(nodes: int = 3) -> list[RedisServer]:
     try:
         for _ in range(nodes):
             port = free_loopback_port()
-            servers.append(RedisServer(port=port, extra=_cluster_options(port)).start())
+            servers.append(started(RedisServer(port=port, extra=_cluster_options(port))))
         addresses = [f"127.0.0.1:{server.port}" for server in servers]
         subprocess.run(
             [binary("redis-cli"), "--cluster", "create", *addresses,
