@@ -29,7 +29,7 @@ from .errors import HTTPError, StoreUnavailable, UnserializableValue
 from .options import Options, load_options, read_environment
 from .reply import TEXT, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
-from .security import check_csrf
+from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .socket import SocketHandler, SocketLayer
@@ -65,8 +65,16 @@ def build_store(options: Options) -> Store | None:
     if session is None:
         return None
     if isinstance(session.store, Store):
-        return session.store
-    return store_from_url(session.store, max_entries=session.max_entries, timeout=session.timeout)
+        store = session.store
+    else:
+        store = store_from_url(
+            session.store, max_entries=session.max_entries, timeout=session.timeout
+        )
+    if session.encrypt:
+        from .session.encryption import EncryptedStore
+
+        return EncryptedStore(store, session.secret.values)
+    return store
 
 
 class App:
@@ -98,6 +106,8 @@ class App:
         self.sockets = SocketLayer(self, socket_handlers) if socket_handlers else None
         self.csrf = options.security.csrf and self.sessions is not None
         self.static = self._static_files(options.public)
+        self.guard = RequestGuard(options.security)
+        self.security_headers = SecurityHeaders(options.security, production=options.production)
         self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
         self.body_limit = options.body_limit
         self._templates: Environment | None = None
@@ -159,6 +169,7 @@ class App:
         started = time.perf_counter()
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
+        self.security_headers.add_to(response.headers, ctx)
         try:
             await response(scope, receive, send)
         finally:
@@ -179,6 +190,7 @@ class App:
 
 
     async def respond(self, ctx: Context) -> Response:
+            self.guard.check(ctx)
         try:
             if self.favicon is not None and ctx.path == "/favicon.ico":
                 favicon = self.serve_favicon(ctx)
@@ -198,7 +210,7 @@ class App:
                     check_csrf(ctx)
             response = await self.run_chain(ctx)
             if self.sessions is not None:
-                await self.sessions.commit(ctx.session, response.headers)
+                await self.sessions.commit(ctx.session, response.headers, https=ctx.secure)
             return response
         except Exception as exc:
             return await self.fail(ctx, exc)

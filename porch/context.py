@@ -22,6 +22,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import Message, Receive, Scope
 
 from .errors import BadRequest, PayloadTooLarge
+from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
     from .app import App
@@ -166,9 +167,11 @@ class Context:
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json" or content_type.endswith("+json"):
             try:
-                return orjson.loads(self._body)
+                parsed = orjson.loads(self._body)
             except orjson.JSONDecodeError as exc:
                 raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+            check_json_depth(parsed, self.options.security.json_depth)
+            return parsed
         try:
             return self._body.decode("utf-8")
         except UnicodeDecodeError:
@@ -224,10 +227,18 @@ class Context:
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type in FORM_TYPES:
             try:
-                self._form = await request.form()
+                security = self.options.security
+                self._form = await request.form(
+                    max_files=security.max_files,
+                    max_fields=security.max_fields,
+                    max_part_size=security.max_part_size,
+                )
             except (MultiPartException, HTTPException) as exc:
                 detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
-                raise BadRequest(f"The form body could not be parsed: {detail}") from exc
+                raise BadRequest(
+                    f"The form body could not be parsed: {detail} (limits: the security options "
+                    "max_fields, max_files and max_part_size)"
+                ) from exc
         else:
             self._body = await request.body()
 

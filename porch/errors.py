@@ -6,10 +6,12 @@ PorchError                    base: catch this to catch everything porch raises
 ├── HTTPError                 a request porch refuses, answered with its .status
 │   ├── BadRequest            400: a body that does not parse (malformed JSON, ...)
 │   ├── Forbidden             403: a missing or wrong CSRF token
-│   └── PayloadTooLarge       413: a body larger than the body_limit option
+│   ├── PayloadTooLarge       413: a body larger than the body_limit option
+│   └── HeadersTooLarge       431: request headers larger than security.header_limit
 ├── SessionError              the session was used in a way porch cannot honour
 │   ├── UnserializableValue   names the session key whose value is not JSON
-│   └── CorruptSession        a stored entry that is not porch's JSON (treated as no session)
+│   ├── CorruptSession        a stored entry that is not porch's JSON (treated as no session)
+│   └── SessionTooLarge       a session larger than session.max_size (nothing is written)
 └── StoreError                the session store failed
     └── StoreUnavailable      the backend is unreachable or timed out: the reply is 503
 ```
@@ -62,6 +64,13 @@ class PayloadTooLarge(HTTPError):
     status = 413
 
 
+class HeadersTooLarge(HTTPError):
+    """The request headers (cookies included) are larger than ``security.header_limit``."""
+
+    code = "http.headers_too_large"
+    status = 431
+
+
 class SessionError(PorchError):
     """The session was used in a way porch cannot honour."""
 
@@ -87,6 +96,17 @@ class CorruptSession(SessionError):
     """A stored entry does not decode as porch's JSON; the visitor gets a new session."""
 
     code = "session.corrupt"
+
+
+class SessionTooLarge(SessionError):
+    """The session would grow past ``session.max_size``; the request fails and nothing is written.
+
+    A 500 rather than a 4xx: what goes into a session is the application's
+    choice, so an oversized one is a bug to fix (keep ids in the session and the
+    data in a database), not something the visitor did wrong.
+    """
+
+    code = "session.too_large"
 
 
 class StoreError(PorchError):

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from dotenv import dotenv_values
 
 from .errors import ConfigError
+from .security.headers import CONSERVATIVE_CSP
 from .session.stores import BACKENDS, Store, scheme_of
 
 log = logging.getLogger("porch")
@@ -76,6 +77,7 @@ class CookieOptions(ReadOnly):
     secure: bool = False
     httponly: bool = True
     samesite: SameSite = "lax"
+    host_prefix: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,13 +91,30 @@ class SessionOptions(ReadOnly):
     absolute_max_age: int = 30 * DAY
     max_entries: int = 10_000
     timeout: float = 2.0
+    max_size: int = 64 * 1024
+    encrypt: bool = False
 
 
 @dataclass(frozen=True, eq=False)
 class SecurityOptions(ReadOnly):
-    """Request protections; each on by default and turned off only explicitly."""
+    """Request protections; each on by default and turned off only explicitly.
+
+    Header options hold the header's value, or None when turned off.
+    """
 
     csrf: bool = True
+    content_type_options: bool = True
+    frame_options: str | None = "sameorigin"
+    referrer_policy: str | None = "strict-origin-when-cross-origin"
+    opener_policy: str | None = "same-origin"
+    csp: str | None = None
+    hsts: str | None = "max-age=31536000"
+    hosts: tuple[str, ...] = ()
+    header_limit: int = 32 * 1024
+    json_depth: int = 64
+    max_fields: int = 1000
+    max_files: int = 100
+    max_part_size: int = 1024 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,6 +257,71 @@ def optional_text(value: Any, where: str) -> str | None:
     return None if value is None else text(value, where)
 
 
+def is_off(value: Any) -> bool:
+    """False, None, 0 or an off word from the environment: the header is not sent."""
+    if value is None or value is False or (isinstance(value, int) and value == 0):
+        return True
+    return isinstance(value, str) and value.strip().lower() in FALSE_WORDS | {"none"}
+
+
+def one_of_or_off(*accepted: str) -> Convert:
+    """A header value from a closed set, or off (False, or 'false'/'off' from the environment)."""
+    pick = choice(*accepted)
+
+    def convert(value: Any, where: str) -> str | None:
+        if is_off(value):
+            return None
+        try:
+            result: str = pick(value, where)
+        except ConfigError:
+            raise _reject(value, where, f"{', '.join(accepted)}, or False to turn it off") from None
+        return result
+
+    return convert
+
+
+def header_value(value: Any, where: str, accepted: str) -> str:
+    """A header value given in full; control characters would split the response, so no."""
+    if not isinstance(value, str) or not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
+        raise _reject(value, where, accepted)
+    return value.strip()
+
+
+def content_security_policy(value: Any, where: str) -> str | None:
+    """Off by default (it needs knowing the site); True sends a conservative same-origin policy."""
+    if value is True or (isinstance(value, str) and value.strip().lower() in TRUE_WORDS):
+        return CONSERVATIVE_CSP
+    if is_off(value):
+        return None
+    return header_value(value, where, "True (a conservative policy), a policy string, or False")
+
+
+def strict_transport(value: Any, where: str) -> str | None:
+    """HSTS: seconds (max-age), a full header value ('max-age=...; includeSubDomains'), or off."""
+    accepted = "a number of seconds, a value starting with 'max-age=', or False to turn it off"
+    if is_off(value):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return f"max-age={value}"
+    if isinstance(value, str) and value.strip().lower().startswith("max-age="):
+        return header_value(value, where, accepted)
+    raise _reject(value, where, accepted)
+
+
+def host_list(value: Any, where: str) -> tuple[str, ...]:
+    """Host names a request may name: 'example.com', '.example.com' (and subdomains), or '*'."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise _reject(value, where, "a list of host names such as ['example.com', '.example.com']")
+    hosts = tuple(item.strip().lower() for item in items if item.strip())
+    for host in hosts:
+        if not re.fullmatch(r"\*|\.?[a-z0-9_\-.\[\]:]+", host):
+            raise _reject(host, where, "host names such as 'example.com', '.example.com' or '*'")
+    return hosts
+
+
 def file_or_off(value: Any, where: str) -> str | None:
     """An existing file, as an absolute path; checked now so a typo fails at start-up."""
     if value is False or value is None:
@@ -301,6 +385,8 @@ SESSION = (
     Option("absolute_max_age", integer(1), 30 * DAY, "SESSION_ABSOLUTE_MAX_AGE"),
     Option("max_entries", integer(1), 10_000, "SESSION_MAX_ENTRIES"),
     Option("timeout", number(0), 2.0, "SESSION_TIMEOUT"),
+    Option("max_size", size, 64 * 1024, "SESSION_MAX_SIZE"),
+    Option("encrypt", boolean, False, "SESSION_ENCRYPT"),
 )
 SESSION_NAMES = frozenset({"store", "cookie"} | {option.name for option in SESSION})
 COOKIE = (
@@ -310,8 +396,45 @@ COOKIE = (
     Option("secure", boolean, None, "SESSION_COOKIE_SECURE"),
     Option("httponly", boolean, True, None),
     Option("samesite", choice("lax", "strict", "none"), "lax", "SESSION_COOKIE_SAMESITE"),
+    Option("host_prefix", boolean, False, "SESSION_COOKIE_HOST_PREFIX"),
 )
-SECURITY = (Option("csrf", boolean, True, "SECURITY_CSRF"),)
+REFERRER_POLICIES = (
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+)
+SECURITY = (
+    Option("csrf", boolean, True, "SECURITY_CSRF"),
+    Option("content_type_options", boolean, True, "SECURITY_CONTENT_TYPE_OPTIONS"),
+    Option(
+        "frame_options", one_of_or_off("sameorigin", "deny"), "sameorigin", "SECURITY_FRAME_OPTIONS"
+    ),
+    Option(
+        "referrer_policy",
+        one_of_or_off(*REFERRER_POLICIES),
+        "strict-origin-when-cross-origin",
+        "SECURITY_REFERRER_POLICY",
+    ),
+    Option(
+        "opener_policy",
+        one_of_or_off("same-origin", "same-origin-allow-popups", "unsafe-none"),
+        "same-origin",
+        "SECURITY_OPENER_POLICY",
+    ),
+    Option("csp", content_security_policy, None, "SECURITY_CSP"),
+    Option("hsts", strict_transport, "max-age=31536000", "SECURITY_HSTS"),
+    Option("hosts", host_list, (), "SECURITY_HOSTS"),
+    Option("header_limit", size, 32 * 1024, "SECURITY_HEADER_LIMIT"),
+    Option("json_depth", integer(1), 64, "SECURITY_JSON_DEPTH"),
+    Option("max_fields", integer(1), 1000, "SECURITY_MAX_FIELDS"),
+    Option("max_files", integer(0), 100, "SECURITY_MAX_FILES"),
+    Option("max_part_size", size, 1024 * 1024, "SECURITY_MAX_PART_SIZE"),
+)
 
 
 def read_environment(cwd: Path | None = None) -> dict[str, str]:
@@ -405,7 +528,10 @@ def load_session_options(
         for option in COOKIE
     }
     if cookie_values["secure"] is None:
-        cookie_values["secure"] = env == "production"
+        cookie_values["secure"] = env == "production" or cookie_values["host_prefix"]
+    if cookie_values["host_prefix"]:
+        check_host_prefix(cookie_values)
+        cookie_values["name"] = f"__Host-{cookie_values['name']}"
     if cookie_values["samesite"] == "none" and not cookie_values["secure"]:
         raise ConfigError(
             "option 'session.cookie.samesite' is 'none' but the cookie is not secure; browsers "
@@ -419,6 +545,16 @@ def load_session_options(
     return SessionOptions(
         store=store, secret=secret, cookie=CookieOptions(**cookie_values), **values
     )
+
+
+def check_host_prefix(cookie: Mapping[str, Any]) -> None:
+    """Browsers only keep a ``__Host-`` cookie that is Secure, on Path=/ and without Domain."""
+    if not cookie["secure"] or cookie["path"] != "/" or cookie["domain"]:
+        raise ConfigError(
+            "option 'session.cookie.host_prefix' is True, but the cookie is "
+            f"secure={cookie['secure']!r}, path={cookie['path']!r}, domain={cookie['domain']!r}; "
+            "browsers keep a __Host- cookie only with secure=True, path='/' and no domain."
+        )
 
 
 def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | None) -> Store | str:

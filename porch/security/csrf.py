@@ -1,4 +1,4 @@
-"""Request protections: CSRF tokens for unsafe methods.
+"""CSRF tokens for unsafe methods.
 
 Each session holds one random CSRF secret (the ``$csrf`` field). ``ctx.csrf``
 hands out that secret masked with a fresh random pad, so the token differs on
@@ -15,11 +15,11 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from .errors import Forbidden
+from ..errors import Forbidden
 
 if TYPE_CHECKING:
-    from .context import Context
-    from .session import Session
+    from ..context import Context
+    from ..session import Session
 
 CSRF = "$csrf"
 CSRF_FIELD = "_csrf"

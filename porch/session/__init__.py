@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from ..errors import CorruptSession, SessionError, StoreUnavailable
+from ..errors import CorruptSession, SessionError, SessionTooLarge, StoreUnavailable
 from .cookie import Signer, expire_cookie_header, session_key, set_cookie_header
-from .stores.base import CREATED, SEEN, USER, Store, whole_seconds
+from .stores.base import CREATED, SEEN, USER, Store, encode_value, whole_seconds
 
 if TYPE_CHECKING:
     from starlette.datastructures import MutableHeaders
@@ -198,6 +198,10 @@ class Session(MutableMapping[str, Any]):
                 changes[name] = self._data[name]
         return changes, set(self._deleted)
 
+    def changed_anything(self) -> bool:
+        """Whether this request has something to write (a cheap test before sizing the entry)."""
+        return bool(self._changes or self._deleted or self._snapshots or self.replaced_key)
+
     def entry(self) -> dict[str, Any]:
         """The whole entry, user keys and porch's fields: what regenerate() moves."""
         return {**self._data, **self._meta}
@@ -221,6 +225,17 @@ def is_expired(entry: dict[str, Any], now: float, *, max_age: int, absolute_max_
     return now - created >= absolute_max_age or now - seen >= max_age
 
 
+def entry_size(session: Session) -> int:
+    """The bytes of the whole entry after this request's changes, as JSON names and values."""
+    changes, deleted = session.pending()
+    entry = {**session.entry(), **changes}
+    return sum(
+        len(name) + len(encode_value(name, value))
+        for name, value in entry.items()
+        if name not in deleted
+    )
+
+
 def should_touch(session: Session, now: float, *, max_age: int) -> bool:
     """Slide the expiry without a store write on every request: at most once per max_age/10."""
     seen = session.peek_internal(SEEN)
@@ -242,6 +257,7 @@ class SessionLayer:
         self.max_age = options.max_age
         self.absolute_max_age = options.absolute_max_age
         self.timeout = options.timeout
+        self.max_size = options.max_size
 
     async def load(self, cookie: str | None) -> Session:
         """The visitor's session; a missing, tampered, unknown or expired one is a new one."""
@@ -260,9 +276,17 @@ class SessionLayer:
             return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
         return Session(entry, session_id=session_id, now=now, had_cookie=True)
 
-    async def commit(self, session: Session, headers: MutableHeaders) -> None:
-        """Write back only what changed, then set or expire the cookie."""
+    async def commit(
+        self, session: Session, headers: MutableHeaders, *, https: bool = False
+    ) -> None:
+        """Write back only what changed, then set or expire the cookie.
+
+        ``https``: the request came over HTTPS (directly or through a trusted
+        proxy), so the cookie is ``Secure`` even where the option does not say so.
+        """
         now = session.now
+        self.check_size(session)
+        secure = self.cookie.secure or https
         if session.destroyed_key is not None:
             await self.call(self.store.destroy(session.destroyed_key))
         changes, deleted = session.pending()
@@ -275,16 +299,19 @@ class SessionLayer:
                     session.replaced_key, session.key, entry, self.ttl(session, now)
                 )
             )
-            headers.append("set-cookie", self.cookie_for(session, session.id, now))
+            headers.append("set-cookie", self.cookie_for(session, session.id, now, secure=secure))
         elif (changes or deleted) and session.id is not None and session.key is not None:
             changes[SEEN] = now
             await self.call(self.store.save(session.key, changes, deleted, self.ttl(session, now)))
             if session.is_new:
-                headers.append("set-cookie", self.cookie_for(session, session.id, now))
+                headers.append(
+                    "set-cookie", self.cookie_for(session, session.id, now, secure=secure)
+                )
         elif session.key is not None and should_touch(session, now, max_age=self.max_age):
             await self.call(self.store.touch(session.key, self.ttl(session, now)))
         if session.key is None and (session.had_cookie or session.destroyed_key is not None):
-            headers.append("set-cookie", self.expired_cookie())  # logged out, stale or tampered
+            # logged out, stale or tampered: the browser forgets the cookie
+            headers.append("set-cookie", self.expired_cookie(secure=secure))
         if session.accessed:
             headers.add_vary_header("Cookie")
 
@@ -297,7 +324,19 @@ class SessionLayer:
         created = created if isinstance(created, int | float) else now
         return created + self.absolute_max_age - now
 
-    def cookie_for(self, session: Session, session_id: str, now: float) -> str:
+    def check_size(self, session: Session) -> None:
+        """Refuse, before any write, a session grown past ``max_size``: stores stay bounded."""
+        if session.id is None or not session.changed_anything():
+            return
+        size = entry_size(session)
+        if size > self.max_size:
+            raise SessionTooLarge(
+                f"the session would hold {size} bytes, more than the {self.max_size} of the "
+                "session.max_size option (SESSION_MAX_SIZE); nothing was saved. Keep ids in "
+                "the session and the data they point to in a database, or raise max_size."
+            )
+
+    def cookie_for(self, session: Session, session_id: str, now: float, *, secure: bool) -> str:
         """The cookie lives for the absolute lifetime; the idle timeout is enforced server-side."""
         cookie = self.cookie
         return set_cookie_header(
@@ -306,18 +345,18 @@ class SessionLayer:
             max_age=whole_seconds(self.remaining_lifetime(session, now)),
             path=cookie.path,
             domain=cookie.domain,
-            secure=cookie.secure,
+            secure=secure,
             httponly=cookie.httponly,
             samesite=cookie.samesite,
         )
 
-    def expired_cookie(self) -> str:
+    def expired_cookie(self, *, secure: bool) -> str:
         cookie = self.cookie
         return expire_cookie_header(
             cookie.name,
             path=cookie.path,
             domain=cookie.domain,
-            secure=cookie.secure,
+            secure=secure,
             httponly=cookie.httponly,
             samesite=cookie.samesite,
         )

@@ -9,6 +9,7 @@ with run(counter) as api:                 # sync form: the server runs in a thre
 
 await run(counter).alive(check)           # check(api), as server.js
 await run(counter).get('/')               # one request, then stop
+await api.post('/transfer', csrf=True)    # sends this browser's CSRF token
 ```
 """
 
@@ -29,14 +30,56 @@ from typing import Any, Generic, TypeVar, overload
 import httpx
 import orjson
 import uvicorn
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..app import App, server
+from ..context import Context
+from ..security import csrf_token
 
 T = TypeVar("T")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 MAX_REDIRECTS = 20
 START_TIMEOUT = 10.0
 POLL = 0.005
+CSRF_PROBE = "/.porch-test/csrf"
+"""Where run()'s server answers ``api.csrf()``; only run() mounts it, never ``server()``."""
+
+
+def with_csrf_probe(app: App) -> ASGIApp:
+    """The app, plus the one path ``api.csrf()`` asks: this browser's CSRF token, as text.
+
+    It goes through the app's real session layer (the cookie is read, and a new
+    session's cookie is set), so the token is exactly what ``ctx.csrf`` would give.
+    """
+
+    async def probe(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != CSRF_PROBE:
+            return await app(scope, receive, send)
+        if app.sessions is None:
+            response = PlainTextResponse("sessions are off (session=False): no CSRF token", 404)
+            return await response(scope, receive, send)
+        await app.open()
+        ctx = Context(app, scope, receive)
+        session = await app.sessions.load(ctx.cookies.get(app.session_cookie))
+        response = PlainTextResponse(csrf_token(session))
+        await app.sessions.commit(session, response.headers)
+        await response(scope, receive, send)
+
+    return probe
+
+
+def csrf_header(kwargs: dict[str, Any], token: str) -> None:
+    """Add ``X-CSRF-Token`` to a request's headers, keeping the ones the test gave."""
+    headers = httpx.Headers(kwargs.get("headers"))
+    headers["x-csrf-token"] = token
+    kwargs["headers"] = headers
+
+
+def probed_token(response: httpx.Response) -> str:
+    if response.status_code != 200:
+        raise RuntimeError(f"api.csrf(): {response.text}")
+    return response.text
 
 
 class Response:
@@ -126,7 +169,16 @@ class Api(Generic[C]):
 class AsyncApi(Api[httpx.AsyncClient]):
     """``await api.get('/')``: the async form's client."""
 
+    async def csrf(self) -> str:
+        """This browser's CSRF token (a fresh mask each call; the session starts if new)."""
+        return probed_token(
+            self._keep(await self.client.send(self._prepare("GET", CSRF_PROBE, {})))
+        )
+
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """One request; ``csrf=True`` also sends this browser's CSRF token as ``X-CSRF-Token``."""
+        if kwargs.pop("csrf", False):
+            csrf_header(kwargs, await self.csrf())
         follow = kwargs.pop("follow_redirects", False)
         auth = kwargs.pop("auth", None)
         request: httpx.Request | None = self._prepare(method, url, kwargs)
@@ -160,7 +212,14 @@ class AsyncApi(Api[httpx.AsyncClient]):
 class SyncApi(Api[httpx.Client]):
     """``api.get('/')``: the sync form's client."""
 
+    def csrf(self) -> str:
+        """This browser's CSRF token (a fresh mask each call; the session starts if new)."""
+        return probed_token(self._keep(self.client.send(self._prepare("GET", CSRF_PROBE, {}))))
+
     def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """One request; ``csrf=True`` also sends this browser's CSRF token as ``X-CSRF-Token``."""
+        if kwargs.pop("csrf", False):
+            csrf_header(kwargs, self.csrf())
         follow = kwargs.pop("follow_redirects", False)
         auth = kwargs.pop("auth", None)
         request: httpx.Request | None = self._prepare(method, url, kwargs)
@@ -236,7 +295,7 @@ class run:
     def _prepare(self) -> tuple[uvicorn.Server, socket.socket, str]:
         sock = listen_on_loopback()
         config = uvicorn.Config(
-            self.app,
+            with_csrf_probe(self.app),
             lifespan="on",
             log_level="warning",
             access_log=False,

@@ -1,0 +1,52 @@
+"""Security headers: what every response carries unless the handler set that header itself.
+
+The list is computed once, when the app is built, from ``security={...}``; a
+request only pays for a membership check per header. HSTS is the one header
+that depends on the request: it is sent in production, over HTTPS (directly or
+through a trusted proxy), because a browser that saw it over plain HTTP from a
+development machine would refuse plain HTTP to that host for a year.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.datastructures import MutableHeaders
+
+    from ..context import Context
+    from ..options import SecurityOptions
+
+CONSERVATIVE_CSP = (
+    "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'; "
+    "object-src 'none'"
+)
+"""The policy ``security={'csp': True}`` sends: same-origin resources only, no plugins."""
+
+
+def header_list(options: SecurityOptions) -> tuple[tuple[str, str], ...]:
+    """The headers every response gets, as (lower-case name, value), from the options."""
+    candidates = (
+        ("x-content-type-options", "nosniff" if options.content_type_options else None),
+        ("x-frame-options", options.frame_options.upper() if options.frame_options else None),
+        ("referrer-policy", options.referrer_policy),
+        ("cross-origin-opener-policy", options.opener_policy),
+        ("content-security-policy", options.csp),
+    )
+    return tuple((name, value) for name, value in candidates if value)
+
+
+class SecurityHeaders:
+    """Adds the configured security headers to a response, never over one the handler set."""
+
+    def __init__(self, options: SecurityOptions, *, production: bool) -> None:
+        self.headers = header_list(options)
+        self.hsts = options.hsts if production else None
+
+    def add_to(self, headers: MutableHeaders, ctx: Context) -> None:
+        present = set(headers.keys())
+        for name, value in self.headers:
+            if name not in present:
+                headers.append(name, value)
+        if self.hsts and "strict-transport-security" not in present and ctx.secure:
+            headers.append("strict-transport-security", self.hsts)
