@@ -188,10 +188,9 @@ class App:
             extra={"method": ctx.method, "url": ctx.url, "status": status, "ms": elapsed_ms},
         )
 
-
     async def respond(self, ctx: Context) -> Response:
-            self.guard.check(ctx)
         try:
+            self.guard.check(ctx)
             if self.favicon is not None and ctx.path == "/favicon.ico":
                 favicon = self.serve_favicon(ctx)
                 if favicon is not None:
