@@ -1,6 +1,7 @@
-"""The ``porch`` command: ``serve``, ``sessions count|purge``, ``secret``.
+"""The ``porch`` command: ``init``, ``serve``, ``sessions count|purge``, ``secret``.
 
 ```
+porch init myapp                                # a new app: app.py, .env with a SECRET, ...
 porch serve app:app --port 8080 --workers 4     # uvicorn, as app.run() but from the shell
 porch sessions count app:app                    # live sessions in that app's store
 porch sessions purge app:app                    # delete expired ones, print how many
@@ -16,6 +17,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
@@ -105,9 +107,72 @@ def require_store(app: App) -> Store:
     return app.store
 
 
+COUNTER_APP = """\
+from porch import get, server
+
+
+@get('/')
+def counter(ctx):
+    ctx.session['views'] = ctx.session.get('views', 0) + 1
+    return {'views': ctx.session['views']}
+
+
+app = server(counter)
+if __name__ == '__main__':
+    app.run()
+"""
+GITIGNORE = """\
+# .env holds SECRET (and REDIS_URL's password): it never goes into git.
+.env
+__pycache__/
+.venv/
+*.db
+"""
+
+
+def dotenv_with_a_new_secret() -> str:
+    return (
+        "# Read by porch at start-up; never commit this file (.gitignore excludes it).\n"
+        "# SECRET signs the session cookies: keep it, or every visitor loses their session.\n"
+        f"SECRET={secrets.token_urlsafe(32)}\n"
+        "# REDIS_URL=redis://localhost:6379/0   # sessions shared by every worker and machine\n"
+    )
+
+
+def init(folder: Path) -> list[str]:
+    """Scaffold a new app in ``folder``: the counter, a .env with a fresh SECRET, a .gitignore.
+
+    Refuses, writing nothing, when any of those files already exists: a SECRET
+    or an app is never overwritten. Returns what it created, for the message.
+    """
+    files = {
+        "app.py": COUNTER_APP,
+        ".env": dotenv_with_a_new_secret(),
+        ".gitignore": GITIGNORE,
+    }
+    taken = [name for name in files if (folder / name).exists()]
+    taken += [name for name in ("public", "views") if (folder / name).is_file()]
+    if taken:
+        raise PorchError(
+            f"porch init did not touch {folder}: it already has {', '.join(taken)}, and init "
+            "never overwrites a file. Run it in a new folder (porch init myapp), or move "
+            "those files away."
+        )
+    for name in ("public", "views"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        private = 0o600 if name == ".env" else 0o644  # .env holds the secret
+        descriptor = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+    return [*files, "public/", "views/"]
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="porch", description="porch: serve an app, manage sessions.")
     commands = top.add_subparsers(dest="command", required=True)
+    init_command = commands.add_parser("init", help="scaffold a new app in a folder")
+    init_command.add_argument("folder", nargs="?", default=".", help="default: this folder")
     serve_command = commands.add_parser("serve", help="serve module:app with uvicorn")
     serve_command.add_argument("app", help="module:attribute, e.g. app:app")
     serve_command.add_argument("--port", type=int, default=None, help="beats PORT and port=")
@@ -138,6 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             app = load_app(arguments.app)
             action = count_sessions if arguments.action == "count" else purge_sessions
             print(asyncio.run(action(app)))
+        elif arguments.command == "init":
+            folder = Path(arguments.folder)
+            created = init(folder)
+            where = "" if arguments.folder == "." else f"cd {arguments.folder}\n  "
+            print(
+                f"Created {', '.join(created)} in {folder.resolve()}.\n"
+                f"Next:\n  {where}porch serve app:app     # http://localhost:3000"
+            )
         elif arguments.command == "secret":
             print(secrets.token_urlsafe(32))
     except (PorchError, NotImplementedError) as exc:

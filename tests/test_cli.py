@@ -133,3 +133,50 @@ def test_sessions_without_sessions_says_so(isolated_environment: Path) -> None:
 def test_secret_prints_a_new_long_random_secret() -> None:
     first, second = porch("secret").stdout.strip(), porch("secret").stdout.strip()
     assert len(first) >= 43 and first != second
+
+
+def test_init_scaffolds_an_app_that_counts(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = porch("init", "myapp")
+    assert result.returncode == 0, result.stderr
+    assert "porch serve app:app" in result.stdout
+    folder = isolated_environment / "myapp"
+    assert (folder / "public").is_dir() and (folder / "views").is_dir()
+    assert ".env" in (folder / ".gitignore").read_text().splitlines()
+    monkeypatch.chdir(folder)
+    with serving("app:app") as url:
+        assert count_three_times(url) == [1, 2, 3]
+
+
+def test_init_writes_a_fresh_secret_good_enough_for_production(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert porch("init", "one").returncode == 0
+    assert porch("init", "two").returncode == 0
+    secrets = []
+    for name in ("one", "two"):
+        env_file = isolated_environment / name / ".env"
+        assert env_file.stat().st_mode & 0o077 == 0  # the secret is the owner's alone
+        (line,) = [line for line in env_file.read_text().splitlines() if line.startswith("SECRET=")]
+        secrets.append(line.removeprefix("SECRET="))
+    assert secrets[0] != secrets[1] and all(len(secret) >= 43 for secret in secrets)
+    monkeypatch.chdir(isolated_environment / "one")
+    monkeypatch.setenv("ENV", "production")  # refuses to start without a strong SECRET
+    with serving("app:app") as url:
+        assert httpx.get(url + "/").json() == {"views": 1}
+
+
+def test_init_in_the_current_folder(isolated_environment: Path) -> None:
+    assert porch("init").returncode == 0
+    assert (isolated_environment / "app.py").read_text().startswith("from porch import")
+
+
+def test_init_never_overwrites_a_file_and_writes_nothing_then(isolated_environment: Path) -> None:
+    (isolated_environment / ".env").write_text("SECRET=mine\n")
+    result = porch("init")
+    assert result.returncode == 2
+    assert "already has .env" in result.stderr and "never overwrites" in result.stderr
+    assert (isolated_environment / ".env").read_text() == "SECRET=mine\n"
+    assert not (isolated_environment / "app.py").exists()
+    assert not (isolated_environment / "public").exists()
