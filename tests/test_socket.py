@@ -324,6 +324,52 @@ def test_socket_takes_an_event_name_and_a_function() -> None:
     assert server(session=False).sockets is None
 
 
+async def test_a_handshake_from_another_origin_is_refused() -> None:
+    async with run(APP, **NO_CSRF) as api:
+        await api.get("/login")
+        other_site = socketio.AsyncClient()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await other_site.connect(
+                api.url,
+                headers={"Cookie": session_cookie(api), "Origin": "http://elsewhere.example"},
+                wait_timeout=TIMEOUT,
+            )
+        await other_site.shutdown()
+        async with connected(api.url, cookie=session_cookie(api)) as same_site:
+            assert await same_site.call("said", timeout=TIMEOUT) is None
+
+
+# --- docs/websockets.md: its examples run here, so the page cannot drift ---
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "websockets.md"
+
+
+def docs_examples() -> list[str]:
+    text = DOCS.read_text()
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+async def test_the_docs_chat_example_welcomes_counts_and_broadcasts() -> None:
+    namespace: dict[str, Any] = {}
+    exec(docs_examples()[0], namespace)
+    messages: asyncio.Queue[Any] = asyncio.Queue()
+    async with run(namespace["app"]) as api:
+        page = await api.get("/?name=ada")
+        assert page.status == 200
+        assert "socket.io.min.js" in page.text
+        async with connected(api.url, cookie=session_cookie(api), message=messages) as client:
+            assert await asyncio.wait_for(messages.get(), TIMEOUT) == "welcome, ada"
+            assert await client.call("message", "hello", timeout=TIMEOUT) == 1
+            assert await asyncio.wait_for(messages.get(), TIMEOUT) == "ada: hello"
+            assert await client.call("message", "again", timeout=TIMEOUT) == 2
+
+
+async def test_the_docs_testing_example_passes() -> None:
+    namespace: dict[str, Any] = {}
+    exec(docs_examples()[1], namespace)
+    await namespace["test_the_socket_sees_the_session"]()
+
+
 # --- which Redis carries the broadcasts ---
 
 
