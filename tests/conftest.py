@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.redis_server import start_redis
+else:
+    # pytest puts tests/ (not the repository root) on sys.path for this conftest.
+    from redis_server import start_redis
 
 # Variables porch reads; a value left on the machine (or by another test) must not leak in.
 PORCH_PREFIXES = ("SESSION", "SECURITY_")
@@ -31,3 +38,16 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield tmp_path
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One private redis-server for the whole run (never the shared one on 6379).
+
+    Tests sharing it keep apart by key prefix or database number.
+    """
+    server = start_redis()
+    try:
+        yield server.url
+    finally:
+        server.remove()

@@ -164,7 +164,7 @@ class Session(MutableMapping[str, Any]):
 
     @user.setter
     def user(self, user: Any) -> None:
-        if user is not None and not isinstance(user, str | int):
+        if user is not None and (isinstance(user, bool) or not isinstance(user, str | int)):
             raise SessionError(f"ctx.session.user must be a str or int user id, not {user!r}.")
         self.set_internal(USER, user)
 

@@ -19,16 +19,6 @@ else:
     from redis_server import RedisServer, start_cluster, start_redis, start_sentinel
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """One redis-server for the whole run; each test's store uses its own key prefix."""
-    server = start_redis()
-    try:
-        yield server.url
-    finally:
-        server.remove()
-
-
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A password-protected redis-server that this test alone may stop and restart."""
