@@ -14,6 +14,6 @@ class TestMyStore(StoreSuite):
 """
 
 from .server import AsyncApi, Response, SyncApi, run
-from .suite import StoreSuite
+from .suite import OptionalStoreSuite, StoreSuite
 
-__all__ = ["AsyncApi", "Response", "StoreSuite", "SyncApi", "run"]
+__all__ = ["AsyncApi", "OptionalStoreSuite", "Response", "StoreSuite", "SyncApi", "run"]

@@ -62,7 +62,6 @@ class StoreSuite:
     """The Store contract as tests. Subclass it and provide a ``store`` fixture (opened, empty)."""
 
     # -- load and save --------------------------------------------------------
-
     async def test_unknown_key_loads_as_none(self, store: Store) -> None:
         assert await store.load(new_key()) is None
 
@@ -120,8 +119,6 @@ class StoreSuite:
         assert await store.load(first) == created(who="first")
         assert await store.load(second) == created(who="second")
 
-    # -- logout is final ------------------------------------------------------
-
     async def test_a_save_without_created_never_creates_an_entry(self, store: Store) -> None:
         key = new_key()
         await store.save(key, {"a": 1}, deleted=(), ttl=MINUTE)
@@ -136,8 +133,6 @@ class StoreSuite:
 
     async def test_destroying_a_missing_key_is_harmless(self, store: Store) -> None:
         await store.destroy(new_key())
-
-    # -- touch and expiry -----------------------------------------------------
 
     async def test_touch_on_a_missing_key_creates_nothing(self, store: Store) -> None:
         key = new_key()
@@ -170,6 +165,43 @@ class StoreSuite:
         await wait_until_expired(store, untouched)
         assert await store.load(touched) is not None
 
+    async def test_regenerate_moves_the_data_and_the_old_key_stops_working(
+        self, store: Store
+    ) -> None:
+        old, new = new_key(), new_key()
+        await store.save(old, created(cart=[1, 2]), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        await store.regenerate(old, new, data, MINUTE)
+        assert await store.load(new) == created(cart=[1, 2])
+        assert await store.load(old) is None
+        await store.save(old, {"cart": []}, deleted=(), ttl=MINUTE)  # a request in flight
+        assert await store.load(old) is None
+
+    async def test_concurrent_saves_of_different_fields_all_survive(self, store: Store) -> None:
+        key = new_key()
+        await store.save(key, created(), deleted=(), ttl=MINUTE)
+        writers = 50
+        await asyncio.gather(
+            *(store.save(key, {f"field{n}": n}, deleted=(), ttl=MINUTE) for n in range(writers))
+        )
+        assert await store.load(key) == created(**{f"field{n}": n for n in range(writers)})
+
+    async def test_concurrent_new_sessions_are_all_kept(self, store: Store) -> None:
+        keys = [new_key() for _ in range(50)]
+        await asyncio.gather(
+            *(store.save(key, created(n=n), deleted=(), ttl=MINUTE) for n, key in enumerate(keys))
+        )
+        assert [await store.load(key) for key in keys] == [created(n=n) for n in range(50)]
+
+
+class OptionalStoreSuite:
+    """The optional Store methods as tests: ``count``, ``purge``, ``destroy_user``, ``sessions_of``.
+
+    Add it beside ``StoreSuite`` when your store implements them (every built-in
+    store does): ``class TestMyStore(StoreSuite, OptionalStoreSuite)``.
+    """
+
     async def test_count_and_purge_see_only_live_sessions(self, store: Store) -> None:
         short, long = new_key(), new_key()
         await store.save(short, created(), deleted=(), ttl=SHORT_TTL)
@@ -189,21 +221,6 @@ class StoreSuite:
         await store.destroy(key)
         assert await store.count() == 0
 
-    # -- regenerate -----------------------------------------------------------
-
-    async def test_regenerate_moves_the_data_and_the_old_key_stops_working(
-        self, store: Store
-    ) -> None:
-        old, new = new_key(), new_key()
-        await store.save(old, created(cart=[1, 2]), deleted=(), ttl=MINUTE)
-        data = await store.load(old)
-        assert data is not None
-        await store.regenerate(old, new, data, MINUTE)
-        assert await store.load(new) == created(cart=[1, 2])
-        assert await store.load(old) is None
-        await store.save(old, {"cart": []}, deleted=(), ttl=MINUTE)  # a request in flight
-        assert await store.load(old) is None
-
     async def test_regenerate_keeps_the_user_index_right(self, store: Store) -> None:
         old, new = new_key(), new_key()
         await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
@@ -211,26 +228,6 @@ class StoreSuite:
         assert data is not None
         await store.regenerate(old, new, data, MINUTE)
         assert [info.key for info in await store.sessions_of("ada")] == [new]
-
-    # -- concurrency ----------------------------------------------------------
-
-    async def test_concurrent_saves_of_different_fields_all_survive(self, store: Store) -> None:
-        key = new_key()
-        await store.save(key, created(), deleted=(), ttl=MINUTE)
-        writers = 50
-        await asyncio.gather(
-            *(store.save(key, {f"field{n}": n}, deleted=(), ttl=MINUTE) for n in range(writers))
-        )
-        assert await store.load(key) == created(**{f"field{n}": n for n in range(writers)})
-
-    async def test_concurrent_new_sessions_are_all_kept(self, store: Store) -> None:
-        keys = [new_key() for _ in range(50)]
-        await asyncio.gather(
-            *(store.save(key, created(n=n), deleted=(), ttl=MINUTE) for n, key in enumerate(keys))
-        )
-        assert [await store.load(key) for key in keys] == [created(n=n) for n in range(50)]
-
-    # -- the per-user index ---------------------------------------------------
 
     async def test_sessions_of_lists_a_users_sessions_oldest_first(self, store: Store) -> None:
         newest, oldest, middle, stranger = new_key(), new_key(), new_key(), new_key()

@@ -13,7 +13,7 @@ import pytest
 
 from porch.session.stores import CREATED, SEEN, USER, SessionInfo, Store
 from porch.session.stores.base import decode_value, encode_changes, user_key
-from porch.testing import StoreSuite
+from porch.testing import OptionalStoreSuite, StoreSuite
 
 
 class DictStore(Store):
@@ -91,7 +91,7 @@ class DictStore(Store):
         return sorted(infos, key=lambda info: info.created)
 
 
-class TestDictStore(StoreSuite):
+class TestDictStore(StoreSuite, OptionalStoreSuite):
     @pytest.fixture
     def store(self) -> DictStore:
         return DictStore()

@@ -6,11 +6,11 @@ import pytest
 
 from porch.errors import ConfigError
 from porch.session.stores import CREATED, MemoryStore, store_from_url
-from porch.testing import StoreSuite
+from porch.testing import OptionalStoreSuite, StoreSuite
 from porch.testing.suite import MINUTE, new_key
 
 
-class TestMemoryStore(StoreSuite):
+class TestMemoryStore(StoreSuite, OptionalStoreSuite):
     @pytest.fixture
     def store(self) -> MemoryStore:
         return MemoryStore()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from porch.errors import ConfigError, CorruptSession, StoreUnavailable
 from porch.session.stores import CREATED, USER, store_from_url
 from porch.session.stores.redis import RedisStore, redact
-from porch.testing import StoreSuite
+from porch.testing import OptionalStoreSuite, StoreSuite
 from porch.testing.suite import MINUTE, new_key
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ async def store(redis_url: str) -> AsyncIterator[RedisStore]:
     await store.close()
 
 
-class TestRedisStore(StoreSuite):
+class TestRedisStore(StoreSuite, OptionalStoreSuite):
     @pytest.fixture
     async def store(self, redis_url: str) -> AsyncIterator[RedisStore]:
         store = RedisStore(redis_url, prefix=unique_prefix())
@@ -252,7 +252,7 @@ async def test_a_client_passed_in_stays_open_after_close(store: RedisStore, raw:
 # -- sentinel and cluster -------------------------------------------------------------------
 
 
-class TestRedisSentinelStore(StoreSuite):
+class TestRedisSentinelStore(StoreSuite, OptionalStoreSuite):
     @pytest.fixture
     async def store(self, sentinel_url: str) -> AsyncIterator[RedisStore]:
         store = store_from_url(sentinel_url, timeout=2.0)
@@ -263,7 +263,7 @@ class TestRedisSentinelStore(StoreSuite):
         await store.close()
 
 
-class TestRedisClusterStore(StoreSuite):
+class TestRedisClusterStore(StoreSuite, OptionalStoreSuite):
     """The same suite through ``redis+cluster://``, where the user index lives in other slots."""
 
     @pytest.fixture

@@ -12,11 +12,11 @@ import pytest
 from porch.errors import ConfigError, CorruptSession, StoreUnavailable
 from porch.session.stores import CREATED, USER, store_from_url
 from porch.session.stores.sqlite import SQLiteStore, path_of
-from porch.testing import StoreSuite
+from porch.testing import OptionalStoreSuite, StoreSuite
 from porch.testing.suite import MINUTE, new_key
 
 
-class TestSQLiteStore(StoreSuite):
+class TestSQLiteStore(StoreSuite, OptionalStoreSuite):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         store = SQLiteStore(tmp_path / "sessions.db")
