@@ -95,3 +95,40 @@ async def test_csrf_off_by_option_or_environment(monkeypatch: pytest.MonkeyPatch
 async def test_no_csrf_check_when_sessions_are_off() -> None:
     async with run(transfer, session=False) as api:
         assert (await api.post("/transfer")).status == 200
+
+
+# --- run()'s helper: api.csrf() and csrf=True ---
+
+
+async def test_api_csrf_gives_this_browsers_token_and_csrf_true_sends_it() -> None:
+    async with run(transfer) as api:
+        token_value = await api.csrf()
+        assert (await api.post("/transfer", headers={"x-csrf-token": token_value})).body == "sent"
+        assert (await api.post("/transfer", csrf=True, data={"amount": "1"})).body == "sent"
+        headers = {"x-extra": "kept"}
+        assert (await api.post("/transfer", csrf=True, headers=headers)).status == 200
+        assert (await api.post("/transfer")).status == 403  # nothing is sent unasked
+
+
+async def test_the_helper_token_is_the_one_ctx_csrf_would_give() -> None:
+    """It goes through the real session layer: a token of another browser still fails."""
+    async with run(form, transfer) as victim:
+        other = AsyncApi(type(victim.client)(base_url=victim.url), victim.url)
+        try:
+            foreign = await other.csrf()
+        finally:
+            await other.client.aclose()
+        await victim.csrf()
+        assert (await victim.post("/transfer", headers={"x-csrf-token": foreign})).status == 403
+
+
+def test_the_sync_api_has_the_helper_too() -> None:
+    with run(transfer) as api:
+        assert api.post("/transfer", csrf=True).body == "sent"
+        assert api.post("/transfer", headers={"x-csrf-token": api.csrf()}).status == 200
+
+
+async def test_the_helper_says_why_when_sessions_are_off() -> None:
+    async with run(transfer, session=False) as api:
+        with pytest.raises(RuntimeError, match="sessions are off"):
+            await api.csrf()
