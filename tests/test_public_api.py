@@ -6,11 +6,11 @@ import porch
 import porch.reply
 import porch.testing
 
-# DESIGN.md §1.1, §1.2, §1.5 and the error tree of STYLE.md §7.
+# DESIGN.md §1.1, §1.2, §1.5, §1.8 and the error tree of STYLE.md §7.
 CONTRACT = {
     "server", "get", "post", "put", "patch", "delete", "head", "error", "run",
     "status", "send", "json", "redirect", "file", "download", "cookie", "header",
-    "content_type", "render", "ConfigError", "PorchError", "SessionError", "StoreError",
+    "content_type", "render", "socket", "ConfigError", "PorchError", "SessionError", "StoreError",
 }
 
 
