@@ -123,11 +123,6 @@ async def test_nothing_replied_is_404() -> None:
         assert response.body == "Not Found"
 
 
-async def test_no_server_banner_header() -> None:
-    async with run(home) as api:
-        assert "server" not in (await api.get("/")).headers
-
-
 async def test_ctx_store_and_app_store_are_the_same_object() -> None:
     seen: dict[str, Any] = {}
 
