@@ -1150,7 +1150,9 @@ def write_report(
                 f"py-spy (`--gil --nonblocking`, 250 Hz) on the single uvicorn worker for "
                 f"{settings.duration} s while wrk drives it ({profile['rps_while_profiled']:,.0f} "
                 f"req/s under the profiler; {profile['samples']:,} samples, each one of Python "
-                "holding the GIL, so the shares are of the worker's Python CPU time). "
+                "holding the GIL, so the shares are of the worker's Python CPU time; samples taken "
+                "without pausing the process can be torn, so shares are approximate, and waiting "
+                "for the GIL, such as a thread hop's hand-over, does not show). "
                 f"Flame graph: bench/results/{profile['name']}.speedscope.json (speedscope).",
                 "",
                 "Top frames by self time:",
