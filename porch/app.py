@@ -112,10 +112,10 @@ class App:
         self.body_limit = options.body_limit
         self._templates: Environment | None = None
         self._store_open = False
-        self._asgi: ASGIApp = (
+        self.gzip: ASGIApp | None = (
             GZipMiddleware(self.handle, minimum_size=COMPRESS_MIN_SIZE)
             if options.compress
-            else self.handle
+            else None
         )
 
     def __repr__(self) -> str:
@@ -127,7 +127,10 @@ class App:
         elif scope["type"] == "http":
             if scope["method"] == "HEAD":  # outside gzip, so HEAD shows GET's encoding too
                 send = without_body(send)
-            await self._asgi(scope, receive, send)
+            if self.gzip is not None and accepts_gzip(scope):
+                await self.gzip(scope, receive, send)
+            else:  # most API clients and load testers: skip the compression layer entirely
+                await self.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
         else:  # a WebSocket that is not Socket.IO's (or an app without sockets): refuse
@@ -178,6 +181,8 @@ class App:
 
     def log_access(self, ctx: Context, status: int, started: float) -> None:
         """One line per request on ``porch.access`` (INFO); the fields also ride as extras."""
+        if not self.access_log.isEnabledFor(logging.INFO):
+            return
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.access_log.info(
             "%s %s %d %.1fms",
@@ -338,6 +343,14 @@ class App:
             access_log=False,  # porch writes its own access line, on porch.access
             server_header=False,
         )
+
+
+def accepts_gzip(scope: Scope) -> bool:
+    """Whether the client sent ``Accept-Encoding`` naming gzip (read straight from the scope)."""
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return b"gzip" in value
+    return False
 
 
 def without_body(send: Send) -> Send:

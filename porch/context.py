@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 import orjson
@@ -29,6 +29,37 @@ if TYPE_CHECKING:
     from .options import Options
     from .session import Session
     from .session.stores import Store
+
+T = TypeVar("T")
+
+
+class _Lazy(Generic[T]):
+    """``functools.cached_property`` without its per-access lock (Python 3.11 takes one).
+
+    Computed on first access, then stored on the instance, so later reads are
+    plain attribute reads: every request reads several of these.
+    """
+
+    def __init__(self, function: Callable[[Any], T]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> T:
+        if instance is None:
+            return self  # type: ignore[return-value]
+        value = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
+if TYPE_CHECKING:
+    from functools import cached_property as lazy
+else:
+    lazy = _Lazy
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -94,24 +125,24 @@ class Context:
     def session(self, session: Session) -> None:
         self._session = session
 
-    @cached_property
+    @lazy
     def headers(self) -> Headers:
         """Request headers, case-insensitive: ``ctx.headers['user-agent']``."""
         return Headers(scope=self.scope)
 
-    @cached_property
+    @lazy
     def query(self) -> dict[str, Any]:
         """The query string as a dict; a repeated key maps to a list of its values."""
         raw = self.scope.get("query_string", b"").decode("latin-1")
         return group(parse_qsl(raw, keep_blank_values=True))
 
-    @cached_property
+    @lazy
     def cookies(self) -> dict[str, str]:
         """Request cookies, percent-decoded."""
         parsed = cookie_parser(self.headers.get("cookie", ""))
         return {name: unquote(value) for name, value in parsed.items()}
 
-    @cached_property
+    @lazy
     def url(self) -> str:
         """The path plus the query string, as requested: ``/cats/?type=cute``."""
         raw_path = self.scope.get("raw_path")
@@ -119,12 +150,12 @@ class Context:
         query = self.scope.get("query_string", b"")
         return f"{path}?{query.decode('latin-1')}" if query else path
 
-    @cached_property
+    @lazy
     def request(self) -> Request:
         """Starlette's Request for this scope, for anything porch does not wrap."""
         return Request(self.scope, self.receive)
 
-    @cached_property
+    @lazy
     def ip(self) -> str | None:
         """The client's address; from X-Forwarded-For only through proxies ``trust_proxy`` names."""
         client = self.scope.get("client")
@@ -136,7 +167,7 @@ class Context:
         chain = [direct or "", *reversed(hops)]
         return client_address(chain, self.options.trust_proxy)
 
-    @cached_property
+    @lazy
     def secure(self) -> bool:
         """True when the request came over HTTPS, directly or through a trusted proxy."""
         if self.scope.get("scheme") in ("https", "wss"):
@@ -153,15 +184,18 @@ class Context:
 
         return csrf_token(self.session)
 
-    @cached_property
+    @lazy
     def data(self) -> Any:
         """The parsed body: JSON, a form (dict), or text; None when there is no body.
 
         A malformed JSON body raises ``BadRequest`` (400), never a 500.
         """
         if self._form is not None:
-            return group((key, value) for key, value in self._form.multi_items()
-                         if not isinstance(value, UploadFile))
+            return group(
+                (key, value)
+                for key, value in self._form.multi_items()
+                if not isinstance(value, UploadFile)
+            )
         if not self._body:
             return None
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -177,13 +211,14 @@ class Context:
         except UnicodeDecodeError:
             return self._body
 
-    @cached_property
+    @lazy
     def files(self) -> dict[str, Any]:
         """Uploaded files from a multipart form: name -> Starlette ``UploadFile`` (or a list)."""
         if self._form is None:
             return {}
-        return group((key, value) for key, value in self._form.multi_items()
-                     if isinstance(value, UploadFile))
+        return group(
+            (key, value) for key, value in self._form.multi_items() if isinstance(value, UploadFile)
+        )
 
     def has_form(self) -> bool:
         """True when the body was a form (urlencoded or multipart)."""

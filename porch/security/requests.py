@@ -57,6 +57,8 @@ class RequestGuard:
             self.check_host(ctx)
 
     def check_header_size(self, ctx: Context) -> None:
+        if sum(len(name) + len(value) for name, value in ctx.scope["headers"]) <= self.header_limit:
+            return
         total, largest = header_bytes(ctx)
         if total > self.header_limit:
             raise HeadersTooLarge(

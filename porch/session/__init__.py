@@ -20,6 +20,7 @@ import orjson
 from ..errors import CorruptSession, SessionError, SessionTooLarge, StoreUnavailable
 from .cookie import Signer, expire_cookie_header, session_key, set_cookie_header
 from .stores.base import CREATED, SEEN, USER, Store, encode_value, whole_seconds
+from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from starlette.datastructures import MutableHeaders
@@ -198,10 +199,6 @@ class Session(MutableMapping[str, Any]):
                 changes[name] = self._data[name]
         return changes, set(self._deleted)
 
-    def changed_anything(self) -> bool:
-        """Whether this request has something to write (a cheap test before sizing the entry)."""
-        return bool(self._changes or self._deleted or self._snapshots or self.replaced_key)
-
     def entry(self) -> dict[str, Any]:
         """The whole entry, user keys and porch's fields: what regenerate() moves."""
         return {**self._data, **self._meta}
@@ -225,15 +222,19 @@ def is_expired(entry: dict[str, Any], now: float, *, max_age: int, absolute_max_
     return now - created >= absolute_max_age or now - seen >= max_age
 
 
-def entry_size(session: Session) -> int:
-    """The bytes of the whole entry after this request's changes, as JSON names and values."""
-    changes, deleted = session.pending()
+def entry_size(session: Session, changes: dict[str, Any], deleted: set[str]) -> int:
+    """The bytes of the whole entry after this request's changes, as JSON.
+
+    One ``orjson.dumps`` of the whole entry; only when that fails is each value
+    encoded on its own, so the error names the key that is not JSON.
+    """
     entry = {**session.entry(), **changes}
-    return sum(
-        len(name) + len(encode_value(name, value))
-        for name, value in entry.items()
-        if name not in deleted
-    )
+    for name in deleted:
+        entry.pop(name, None)
+    try:
+        return len(orjson.dumps(entry))
+    except TypeError:
+        return sum(len(name) + len(encode_value(name, value)) for name, value in entry.items())
 
 
 def should_touch(session: Session, now: float, *, max_age: int) -> bool:
@@ -258,6 +259,10 @@ class SessionLayer:
         self.absolute_max_age = options.absolute_max_age
         self.timeout = options.timeout
         self.max_size = options.max_size
+        # The built-in memory store never waits on anything, so its calls skip the
+        # timeout scope (a few microseconds each, twice a request). A subclass may
+        # override a method with real I/O, so only the exact class is trusted.
+        self.never_waits = type(store) is MemoryStore
 
     async def load(self, cookie: str | None) -> Session:
         """The visitor's session; a missing, tampered, unknown or expired one is a new one."""
@@ -285,11 +290,12 @@ class SessionLayer:
         proxy), so the cookie is ``Secure`` even where the option does not say so.
         """
         now = session.now
-        self.check_size(session)
+        changes, deleted = session.pending()
+        if session.id is not None and (changes or deleted):
+            self.check_size(session, changes, deleted)
         secure = self.cookie.secure or https
         if session.destroyed_key is not None:
             await self.call(self.store.destroy(session.destroyed_key))
-        changes, deleted = session.pending()
         if session.replaced_key is not None and session.id is not None and session.key is not None:
             entry = {**session.entry(), **changes, SEEN: now}
             for name in deleted:
@@ -324,11 +330,9 @@ class SessionLayer:
         created = created if isinstance(created, int | float) else now
         return created + self.absolute_max_age - now
 
-    def check_size(self, session: Session) -> None:
+    def check_size(self, session: Session, changes: dict[str, Any], deleted: set[str]) -> None:
         """Refuse, before any write, a session grown past ``max_size``: stores stay bounded."""
-        if session.id is None or not session.changed_anything():
-            return
-        size = entry_size(session)
+        size = entry_size(session, changes, deleted)
         if size > self.max_size:
             raise SessionTooLarge(
                 f"the session would hold {size} bytes, more than the {self.max_size} of the "
@@ -363,6 +367,8 @@ class SessionLayer:
 
     async def call(self, operation: Awaitable[T]) -> T:
         """One store call, bounded by the ``timeout`` option: a slow store is a 503, not a hang."""
+        if self.never_waits:
+            return await operation
         try:
             async with asyncio.timeout(self.timeout):
                 return await operation
