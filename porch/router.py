@@ -106,6 +106,14 @@ class Route:
         on = f" on {self.where}" if self.where is not None else ""
         return f"Route({self.method or '*'} {self.path}{on})"
 
+    def __call__(self, handler: Handler) -> Route:
+        """``@get('/account', signed_in)`` above a function: the function runs last.
+
+        Lets guards and the handler read top to bottom, as in the call form
+        ``get('/account', signed_in, account)``.
+        """
+        return Route(self.method, self.path, (*self.handlers, handler), where=self.where)
+
     def admits(self, ctx: Context) -> bool:
         """Whether the request's host is one this route serves (any host, unless ``sub()``)."""
         return self.where is None or self.where.admits(ctx)

@@ -653,3 +653,16 @@ def test_sub_refuses_error_handlers_and_a_name_that_is_not_text() -> None:
         sub("api", error(lambda ctx: 500))
     with pytest.raises(TypeError, match="subdomain name such as 'api'"):
         sub(42, get("/", lambda ctx: "x"))  # type: ignore[arg-type]
+
+
+async def test_a_decorator_with_middleware_runs_them_before_the_function() -> None:
+    def signed_in(ctx: Context) -> Any:
+        return None if ctx.query.get("user") else 401
+
+    @get("/account", signed_in)
+    def account(ctx: Context) -> str:
+        return f"hello {ctx.query['user']}"
+
+    async with run(account) as api:
+        assert (await api.get("/account")).status == 401
+        assert (await api.get("/account?user=ada")).body == "hello ada"

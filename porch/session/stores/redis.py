@@ -230,6 +230,13 @@ class RedisStore(Store):
         self._scripts: dict[str, Any] = {}
         self._cluster_lock = asyncio.Lock()
         self._cluster_ready = False
+        # Decided once: these are read on every call (an isinstance check against
+        # redis-py's classes goes through typing's slow protocol check).
+        self._cluster = isinstance(url_or_client, RedisCluster) or (
+            self._url is not None and self._url.lower().startswith("redis+cluster://")
+        )
+        self._user_prefix = prefix + "user:"
+        self._inline = "0" if self._cluster else "1"
 
     @classmethod
     def from_url(
@@ -248,9 +255,7 @@ class RedisStore(Store):
 
     @property
     def is_cluster(self) -> bool:
-        return isinstance(self._client, RedisCluster) or (
-            self._url is not None and self._url.lower().startswith("redis+cluster://")
-        )
+        return self._cluster
 
     async def open(self) -> None:
         """Create the connection pool. Connections are made on first use, so a Redis that
@@ -406,7 +411,7 @@ class RedisStore(Store):
         first caller loads it alone while the others wait.
         """
         client = self._connect()
-        if isinstance(client, RedisCluster) and not self._cluster_ready:
+        if self._cluster and not self._cluster_ready:
             async with self._cluster_lock:
                 if not self._cluster_ready:
                     await client.initialize()
@@ -521,10 +526,10 @@ class RedisStore(Store):
         return self.prefix + key
 
     def _index_prefix(self) -> str:
-        return self.prefix + "user:"
+        return self._user_prefix
 
     def _inline_index(self) -> str:
-        return "0" if self.is_cluster else "1"
+        return self._inline
 
     @staticmethod
     def _glob(text: str) -> str:
