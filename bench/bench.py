@@ -340,6 +340,11 @@ def floor_sqlite_environment(store: Store) -> dict[str, str]:
 
 
 PORCH = App("porch", uvicorn(PORCH_PYTHON, "porch_counter:app"), porch_redis_environment)
+PORCH_ASYNC = App(
+    "porch, counter as async def",
+    uvicorn(PORCH_PYTHON, "porch_counter_async:app"),
+    porch_redis_environment,
+)
 FLOOR = App("bare ASGI floor", uvicorn(PEERS_PYTHON, "floor_redis:app"), redis_environment)
 STARLETTE = App(
     "Starlette + starsessions", uvicorn(PEERS_PYTHON, "starlette_counter:app"), redis_environment
@@ -1281,7 +1286,7 @@ def main(argv: list[str]) -> int:
             scratch = Path(scratch_name)
             redis_store = Store("redis", redis=server)
             if "redis" in settings.sections:
-                apps = [PORCH, FLOOR, STARLETTE, AIOHTTP, LITESTAR]
+                apps = [PORCH, PORCH_ASYNC, FLOOR, STARLETTE, AIOHTTP, LITESTAR]
                 runs += run_scenario(
                     "Redis",
                     apps,

@@ -77,24 +77,14 @@ def group(pairs: Any) -> dict[str, Any]:
     return result
 
 
-class Context:
-    """What a handler receives: the request, the session, the options.
+class AppContext:
+    """What every ``ctx`` has, for HTTP requests and socket events alike.
 
-    ``ctx.scope`` and ``ctx.request`` (Starlette's ``Request``) stay reachable
-    for anything porch does not wrap.
+    The app's options, store and log, and the browser's session.
     """
 
-    def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
-        self.app = app
-        self.scope = scope
-        self.receive = receive
-        self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.params: dict[str, str] = {}
-        self.error: BaseException | None = None
-        self._session: Session | None = None
-        self._body: bytes = b""
-        self._form: FormData | None = None
+    app: App
+    _session: Session | None
 
     @property
     def options(self) -> Options:
@@ -124,6 +114,26 @@ class Context:
     @session.setter
     def session(self, session: Session) -> None:
         self._session = session
+
+
+class Context(AppContext):
+    """What a handler receives: the request, the session, the options.
+
+    ``ctx.scope`` and ``ctx.request`` (Starlette's ``Request``) stay reachable
+    for anything porch does not wrap.
+    """
+
+    def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
+        self.app = app
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.params: dict[str, str] = {}
+        self.error: BaseException | None = None
+        self._session: Session | None = None
+        self._body: bytes = b""
+        self._form: FormData | None = None
 
     @lazy
     def headers(self) -> Headers:

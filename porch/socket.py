@@ -43,6 +43,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
+from .context import AppContext
 from .router import Step
 
 if TYPE_CHECKING:
@@ -50,10 +51,8 @@ if TYPE_CHECKING:
 
     from .app import App
     from .context import Context
-    from .options import Options
     from .router import Handler
     from .session import Session
-    from .session.stores import Store
 
 SocketFunction: TypeAlias = Callable[["SocketContext"], Any]
 
@@ -168,7 +167,7 @@ class Broadcast:
         await self.server.emit(event, data, to=to, skip_sid=skip)
 
 
-class SocketContext:
+class SocketContext(AppContext):
     """What a socket handler receives: the event, the connection and the browser's session.
 
     ``ctx.scope`` is the ASGI scope of the Socket.IO handshake, the HTTP
@@ -195,28 +194,6 @@ class SocketContext:
         self.scope = connection.scope
         self.error: BaseException | None = None
         self._session = session
-
-    @property
-    def options(self) -> Options:
-        return self.app.options
-
-    @property
-    def store(self) -> Store | None:
-        return self.app.store
-
-    @property
-    def log(self) -> logging.Logger:
-        return self.app.log
-
-    @property
-    def session(self) -> Session:
-        """The browser's session: the same one its HTTP requests see."""
-        if self._session is None:
-            raise RuntimeError(
-                "ctx.session is not available: sessions are turned off (session=False or "
-                "SESSION=false). Remove that option to use sessions."
-            )
-        return self._session
 
     @cached_property
     def headers(self) -> Headers:
