@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from tests.serve_process import free_port, serving
+else:  # pytest puts tests/ on sys.path
+    from serve_process import free_port, serving
 
 COUNTER = """
 from porch import get, server
@@ -25,53 +27,11 @@ app = server(counter)
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def porch(*arguments: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "porch", *arguments],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
-
-
-@contextmanager
-def serving(*arguments: str) -> Iterator[str]:
-    """Start `porch serve ...` and wait until it answers; stop it by its PID."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"porch serve exited early:\n{output}")
-            try:
-                httpx.get(url + "/__nothing__", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("porch serve did not answer within 20 s")
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
 def count_three_times(url: str) -> list[int]:
