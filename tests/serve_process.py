@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,37 +25,47 @@ def free_port() -> int:
         return port
 
 
+def wait_until_answering(
+    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout: float = START_TIMEOUT
+) -> None:
+    """Poll until the server answers any HTTP request; fail with its log if it dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited early ({process.returncode}):\n{log.read_text()}")
+        try:
+            httpx.get(url + "/__ready__", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{url} did not answer within {timeout} s:\n{log.read_text()}")
+            time.sleep(0.05)
+
+
 @contextmanager
 def serving(*arguments: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Start `porch serve ...` on a free port, wait until it answers; stop it by its PID."""
+    """Start `porch serve ...` on a free port, wait until it answers; stop it by its PID.
+
+    Its output goes to a file, not a pipe: nobody reads a pipe while the test
+    runs, and a full one (an access line per request) would stall the server.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"porch serve exited early:\n{output}")
+    with tempfile.TemporaryDirectory(prefix="porch-serve-") as folder:
+        log = Path(folder) / "serve.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",
+                 "--port", str(port)],
+                stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            )  # fmt: skip
             try:
-                httpx.get(url + "/__ready__", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"porch serve did not answer within {START_TIMEOUT} s")
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+                wait_until_answering(url, process, log)
+                yield url
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

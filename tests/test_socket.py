@@ -29,8 +29,10 @@ from porch.testing.server import AsyncApi
 
 if TYPE_CHECKING:
     from tests.redis_server import RedisServer, ask, free_loopback_port, start_redis
+    from tests.serve_process import wait_until_answering
 else:
     from redis_server import RedisServer, ask, free_loopback_port, start_redis
+    from serve_process import wait_until_answering
 
 TIMEOUT = 10.0
 NO_CSRF = {"security": {"csrf": False}}
@@ -450,20 +452,6 @@ async def test_with_a_redis_store_broadcasts_go_through_redis_and_close_cleanly(
         await until(lambda: subscribers(redis) == 0, "close() to drop the subscription")
 
 
-def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"porch serve exited early:\n{log.read_text()}")
-        try:
-            httpx.get(url + "/", timeout=1)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"porch serve did not answer within 30 s:\n{log.read_text()}")
-            time.sleep(0.05)
-
-
 @pytest.fixture
 def two_workers(isolated_environment: Path, redis: RedisServer) -> Iterator[tuple[str, str]]:
     """Two ``python -m porch serve`` processes sharing REDIS_URL and SECRET."""
@@ -491,7 +479,7 @@ def two_workers(isolated_environment: Path, redis: RedisServer) -> Iterator[tupl
             )  # fmt: skip
             processes.append(process)
             urls.append(f"http://127.0.0.1:{port}")
-            wait_for_http(urls[-1], process, log_path)
+            wait_until_answering(urls[-1], process, log_path)
         yield urls[0], urls[1]
     finally:
         for process in processes:

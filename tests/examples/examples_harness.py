@@ -20,14 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-import pytest
 from playwright.sync_api import Page
 
 if TYPE_CHECKING:
     from tests.redis_server import free_loopback_port
+    from tests.serve_process import wait_until_answering
 else:
     from redis_server import free_loopback_port
+    from serve_process import wait_until_answering
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -42,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 # Long enough to include a production SECRET's 32-character minimum, and plainly a test value.
 SECRET = "example-browser-tests-secret-" + "s" * 32
@@ -86,21 +85,6 @@ def serve_example(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll until the server answers any HTTP request; fail with its log if it dies or hangs."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the example exited early ({process.returncode}):\n{log.read_text()}")
-        try:
-            httpx.get(url + "/favicon.ico", timeout=1)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{url} did not answer within {START_TIMEOUT} s:\n{log.read_text()}")
-            time.sleep(0.05)
 
 
 @contextmanager
