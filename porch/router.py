@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
 
+from .inline import runs_inline
+
 if TYPE_CHECKING:
     from .context import Context
 
@@ -32,7 +34,7 @@ class Step:
     other host the step passes (returns None) without running.
     """
 
-    __slots__ = ("function", "is_async", "where")
+    __slots__ = ("function", "inline", "is_async", "where")
 
     def __init__(self, function: Handler, *, where: Subdomain | None = None) -> None:
         if not callable(function):
@@ -44,14 +46,23 @@ class Step:
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004 - async callable objects
         )
+        # A sync function runs on the loop only when porch can prove it never waits
+        # (porch/inline.py); any other runs in a worker thread.
+        self.inline = not self.is_async and runs_inline(function)
         self.where = where
 
     async def __call__(self, ctx: Context) -> Any:
-        """Run it; a sync function runs in a worker thread so it cannot stall other requests."""
+        """Run it; a sync function that might block runs in a worker thread, so it
+        cannot stall other requests."""
         if self.where is not None and not self.where.admits(ctx):
             return None
         if self.is_async:
             return await self.function(ctx)
+        if self.inline:
+            result = self.function(ctx)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
         result = await anyio.to_thread.run_sync(self.function, ctx)
         if inspect.isawaitable(result):
             result = await result
