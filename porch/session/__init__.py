@@ -243,6 +243,24 @@ def should_touch(session: Session, now: float, *, max_age: int) -> bool:
     return not isinstance(seen, int | float) or now - seen >= max_age / 10
 
 
+def bounds_its_own_calls(store: Store) -> bool:
+    """Whether every call of ``store`` already ends within the ``timeout`` option by itself.
+
+    The built-in memory store never waits. A RedisStore that made its own client
+    set the timeout on connecting and on every reply, and turns a timeout into
+    ``StoreUnavailable``. Only those exact classes are trusted: a subclass may
+    override a method with I/O of its own, and a client passed in code carries
+    whatever timeouts its owner chose.
+    """
+    if type(store) is MemoryStore:
+        return True
+    try:
+        from .stores.redis import RedisStore
+    except ImportError:  # the redis extra is not installed, so this is no RedisStore
+        return False
+    return type(store) is RedisStore and store.times_out_by_itself
+
+
 class SessionLayer:
     """Turns a cookie into ``ctx.session`` and, after the handler, the session into writes.
 
@@ -259,10 +277,9 @@ class SessionLayer:
         self.absolute_max_age = options.absolute_max_age
         self.timeout = options.timeout
         self.max_size = options.max_size
-        # The built-in memory store never waits on anything, so its calls skip the
-        # timeout scope (a few microseconds each, twice a request). A subclass may
-        # override a method with real I/O, so only the exact class is trusted.
-        self.never_waits = type(store) is MemoryStore
+        # A timeout scope costs several microseconds, twice a request; stores
+        # that bound every call themselves skip it (see bounds_its_own_calls).
+        self.never_waits = bounds_its_own_calls(store)
 
     async def load(self, cookie: str | None) -> Session:
         """The visitor's session; a missing, tampered, unknown or expired one is a new one."""

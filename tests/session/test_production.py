@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -249,6 +250,38 @@ async def test_an_unreachable_redis_is_a_503_and_service_resumes_without_a_resta
             back = await api.get("/")
             assert back.status == 200
             assert back.body == {"views": 1}  # a fresh session: the old data died with Redis
+    finally:
+        own.remove()
+
+
+async def test_a_hung_redis_is_a_503_within_the_timeout_and_service_resumes(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that accepts connections but never answers (SIGSTOP): no hang, a 503.
+
+    porch skips its own timeout scope for a RedisStore it built, because the
+    client's socket timeouts bound every connect and reply; this proves they do.
+    """
+    own = start_redis()
+    try:
+        monkeypatch.setenv("SECRET", SECRET)
+        monkeypatch.setenv("REDIS_URL", own.url)
+        async with run(counter, session={"timeout": 0.5}) as api:
+            assert (await api.get("/")).body == {"views": 1}
+            assert own.process is not None
+            os.kill(own.process.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                with caplog.at_level(logging.ERROR, logger="porch"):
+                    hung = await asyncio.wait_for(api.get("/"), timeout=15)
+                waited = time.monotonic() - started
+            finally:
+                os.kill(own.process.pid, signal.SIGCONT)
+            assert hung.status == 503
+            assert "Redis" in caplog.text
+            assert waited < 0.5 * 2 + 1, waited  # a reply timeout, at most one reconnect
+            back = await api.get("/")
+            assert (back.status, back.body) == (200, {"views": 2})  # nothing was lost
     finally:
         own.remove()
 

@@ -15,6 +15,7 @@ session, which is what makes logout final even for a request already in flight.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -26,7 +27,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError, RedisClusterException
+from redis.exceptions import ClusterDownError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -154,6 +155,27 @@ return 1
 """)
 
 
+SCRIPT_SHA = {
+    name: hashlib.sha1(source.encode()).hexdigest()  # Redis names a script by its SHA-1
+    for name, source in {
+        "save": _SAVE,
+        "touch": _TOUCH,
+        "destroy": _DESTROY,
+        "index": _INDEX,
+        "regenerate": _REGENERATE,
+    }.items()
+}
+
+# What an unreachable, hung or failing-over Redis raises; porch answers 503.
+UNREACHABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    RedisClusterException,
+    ClusterDownError,
+)
+
+
 def redact(url: str) -> str:
     """The URL with its password replaced, so it can go into logs and error messages."""
     return re.sub(r"(?<=://)([^:@/]*):[^@/]*@", r"\1:***@", url)
@@ -227,7 +249,7 @@ class RedisStore(Store):
             self._client = url_or_client
             self._owns_client = False
             self.where = f"a {type(url_or_client).__name__} client passed in code"
-        self._scripts: dict[str, Any] = {}
+        self._client_ready = False  # the client exists (and a cluster's slot map is loaded)
         self._cluster_lock = asyncio.Lock()
         self._cluster_ready = False
         # Decided once: these are read on every call (an isinstance check against
@@ -254,6 +276,15 @@ class RedisStore(Store):
         return f"RedisStore({self.where!r})"
 
     @property
+    def times_out_by_itself(self) -> bool:
+        """True when porch built the client, with ``timeout`` on connecting and on each reply.
+
+        The session layer then skips its own timeout scope around each call: a
+        hung Redis still answers 503, after at most one reconnect attempt.
+        """
+        return self._owns_client
+
+    @property
     def is_cluster(self) -> bool:
         return self._cluster
 
@@ -266,7 +297,7 @@ class RedisStore(Store):
         """Close the pool (and sentinel connections) if this store created them."""
         client, self._client = self._client, None
         sentinel, self._sentinel = self._sentinel, None
-        self._scripts.clear()
+        self._client_ready = False
         self._cluster_ready = False
         self._cluster_lock = asyncio.Lock()  # a later open() may run on another event loop
         if not self._owns_client:
@@ -280,9 +311,15 @@ class RedisStore(Store):
     # -- the contract ---------------------------------------------------------
 
     async def load(self, key: str) -> dict[str, Any] | None:
-        async with self._translated():
-            client = await self._ready()
+        try:  # not `async with self._translated()`: this is the hot path, twice a request
+            client = (
+                self._client
+                if self._client_ready and self._client is not None
+                else await self._ready()
+            )
             raw = await client.hgetall(self._redis_key(key))
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
         if not raw:
             return None
         return {_name(name): decode_value(value, key=key) for name, value in raw.items()}
@@ -302,9 +339,12 @@ class RedisStore(Store):
             *pairs,
             *deleted,
         ]
-        async with self._translated():
+        try:
             applied, *indexes = await self._run("save", _SAVE, [self._redis_key(key)], args)
-            if applied and self.is_cluster:
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if applied and self._cluster:
+            async with self._translated():
                 old, new = (_text(index) for index in indexes)
                 if old is not None and old != new:
                     await self._unindex(old, key)
@@ -416,6 +456,7 @@ class RedisStore(Store):
                 if not self._cluster_ready:
                     await client.initialize()
                     self._cluster_ready = True
+        self._client_ready = True
         return client
 
     def _client_for(self, url: str) -> Client:
@@ -425,7 +466,7 @@ class RedisStore(Store):
             "socket_connect_timeout": self.timeout,
             # One immediate reconnect covers a pooled connection that Redis
             # dropped (a restart); more retries would only delay the 503.
-            "retry": Retry(NoBackoff(), 1),
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         }
         if scheme == "redis+sentinel":
             return self._sentinel_master(url, options)
@@ -461,30 +502,33 @@ class RedisStore(Store):
         return master
 
     async def _run(self, name: str, source: str, keys: list[str], args: list[Any]) -> Any:
-        """Run a Lua script by EVALSHA, loading it once if the server does not know it."""
-        script = self._scripts.get(name)
-        if script is None:
-            client = await self._ready()
-            script = self._scripts[name] = client.register_script(source)
-        return await script(keys=keys, args=args)
+        """Run a Lua script by EVALSHA, loading it first when the server does not know it
+        (a new or restarted Redis). Called directly rather than through redis-py's Script
+        wrapper, which re-checks the client's type and encoder on every call."""
+        client = (
+            self._client if self._client_ready and self._client is not None else await self._ready()
+        )
+        digest = SCRIPT_SHA[name]
+        try:
+            return await client.evalsha(digest, len(keys), *keys, *args)
+        except NoScriptError:
+            await client.script_load(source)
+            return await client.evalsha(digest, len(keys), *keys, *args)
 
     @asynccontextmanager
     async def _translated(self) -> AsyncIterator[None]:
         """Turn an unreachable Redis into StoreUnavailable (porch answers 503)."""
         try:
             yield
-        except (
-            RedisConnectionError,
-            RedisTimeoutError,
-            OSError,
-            RedisClusterException,
-            ClusterDownError,
-        ) as exc:
-            raise StoreUnavailable(
-                f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
-                "that use the session answer 503 until it is back; check that Redis is "
-                "running and that REDIS_URL / SESSION_STORE point at it."
-            ) from exc
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
+            "that use the session answer 503 until it is back; check that Redis is "
+            "running and that REDIS_URL / SESSION_STORE point at it."
+        )
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:
         client = await self._ready()
