@@ -42,11 +42,15 @@ class SecurityHeaders:
     def __init__(self, options: SecurityOptions, *, production: bool) -> None:
         self.headers = header_list(options)
         self.hsts = options.hsts if production else None
+        # Encoded once: each response then only appends ready (name, value) byte pairs.
+        self.raw = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
+        self.raw_hsts = self.hsts.encode("latin-1") if self.hsts else None
 
     def add_to(self, headers: MutableHeaders, ctx: Context) -> None:
-        present = set(headers.keys())
-        for name, value in self.headers:
-            if name not in present:
-                headers.append(name, value)
-        if self.hsts and "strict-transport-security" not in present and ctx.secure:
-            headers.append("strict-transport-security", self.hsts)
+        raw = headers.raw  # the response's own header list (names are lower-case bytes)
+        present = {name for name, _ in raw}
+        for pair in self.raw:
+            if pair[0] not in present:
+                raw.append(pair)
+        if self.raw_hsts and b"strict-transport-security" not in present and ctx.secure:
+            raw.append((b"strict-transport-security", self.raw_hsts))

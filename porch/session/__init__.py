@@ -31,6 +31,8 @@ log = logging.getLogger("porch.session")
 T = TypeVar("T")
 
 FLASH = "$flash"
+# Verified cookies remembered per process (see SessionLayer.verify); about 1 MB when full.
+VERIFIED_COOKIES = 4096
 MUTABLE = (dict, list)
 
 
@@ -53,13 +55,17 @@ class Session(MutableMapping[str, Any]):
         entry: dict[str, Any] | None = None,
         *,
         session_id: str | None = None,
+        key: str | None = None,
         now: float | None = None,
         had_cookie: bool = False,
     ) -> None:
         self.now = time.time() if now is None else now
         self.had_cookie = had_cookie
         self.id: str | None = session_id if entry is not None else None
-        self.key: str | None = session_key(session_id) if self.id and session_id else None
+        if self.id and session_id:
+            self.key: str | None = key or session_key(session_id)
+        else:
+            self.key = None
         self.stored_key = self.key  # the key the store holds this session under, if any
         self.accessed = False
         self.destroyed_key: str | None = None
@@ -243,6 +249,21 @@ def should_touch(session: Session, now: float, *, max_age: int) -> bool:
     return not isinstance(seen, int | float) or now - seen >= max_age / 10
 
 
+def vary_on_cookie(headers: MutableHeaders) -> None:
+    """Add ``Cookie`` to ``Vary`` (a page that read the session differs per visitor).
+
+    Works on the raw header list: Starlette's ``add_vary_header`` decodes and
+    re-encodes every header, and this runs on most responses.
+    """
+    raw = headers.raw
+    for index, (name, value) in enumerate(raw):
+        if name == b"vary":
+            if b"cookie" not in value.lower() and value.strip() != b"*":
+                raw[index] = (name, value + b", Cookie")
+            return
+    raw.append((b"vary", b"Cookie"))
+
+
 def bounds_its_own_calls(store: Store) -> bool:
     """Whether every call of ``store`` already ends within the ``timeout`` option by itself.
 
@@ -280,15 +301,37 @@ class SessionLayer:
         # A timeout scope costs several microseconds, twice a request; stores
         # that bound every call themselves skip it (see bounds_its_own_calls).
         self.never_waits = bounds_its_own_calls(store)
+        self.verified: dict[str, tuple[str, str]] = {}  # see verify()
+
+    def verify(self, cookie: str) -> tuple[str, str] | None:
+        """The session id a signed cookie carries and its store key, or None when forged.
+
+        A browser sends the same cookie on every request, so a verified cookie is
+        remembered (a bounded map, oldest out first) with its id and key: the
+        HMAC and SHA-256 run once per cookie and process, not once per request.
+        Only cookies that passed verification enter it, and the secrets cannot
+        change while the app runs, so the answer it gives is the one the HMAC would.
+        """
+        known = self.verified.get(cookie)
+        if known is not None:
+            return known
+        session_id = self.signer.unsign(cookie)
+        if session_id is None:
+            return None
+        if len(self.verified) >= VERIFIED_COOKIES:
+            del self.verified[next(iter(self.verified))]
+        known = self.verified[cookie] = (session_id, session_key(session_id))
+        return known
 
     async def load(self, cookie: str | None) -> Session:
         """The visitor's session; a missing, tampered, unknown or expired one is a new one."""
         now = time.time()
-        session_id = self.signer.unsign(cookie) if cookie else None
-        if session_id is None:  # no cookie, or a bad signature: no store round trip
+        verified = self.verify(cookie) if cookie else None
+        if verified is None:  # no cookie, or a bad signature: no store round trip
             return Session(now=now, had_cookie=cookie is not None)
+        session_id, key = verified
         try:
-            entry = await self.call(self.store.load(session_key(session_id)))
+            entry = await self.call(self.store.load(key))
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
@@ -296,7 +339,7 @@ class SessionLayer:
             entry, now, max_age=self.max_age, absolute_max_age=self.absolute_max_age
         ):
             return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
-        return Session(entry, session_id=session_id, now=now, had_cookie=True)
+        return Session(entry, session_id=session_id, key=key, now=now, had_cookie=True)
 
     async def commit(
         self, session: Session, headers: MutableHeaders, *, https: bool = False
@@ -336,7 +379,7 @@ class SessionLayer:
             # logged out, stale or tampered: the browser forgets the cookie
             headers.append("set-cookie", self.expired_cookie(secure=secure))
         if session.accessed:
-            headers.add_vary_header("Cookie")
+            vary_on_cookie(headers)
 
     def ttl(self, session: Session, now: float) -> int:
         """Idle lifetime, cut short by the absolute one: the store drops it at the earlier."""

@@ -515,3 +515,40 @@ async def test_the_session_itself_can_be_returned_as_json() -> None:
 
     async with run(everything) as api:
         assert (await api.get("/all")).body == {"nested": {"a": [1, 2]}}
+
+
+# --- the verified-cookie memo and Vary, on the hot path ---
+
+
+async def test_a_verified_cookie_is_remembered_and_a_forged_one_never_is() -> None:
+    from porch import server
+    from porch.session import VERIFIED_COOKIES
+
+    app = server(get("/", lambda ctx: None), secret="memo-secret-" + "x" * 30)
+    assert app.sessions is not None
+    layer = app.sessions
+    signer = Signer(("memo-secret-" + "x" * 30,), purpose="porch.session")
+    good = signer.sign("an-id")
+    assert layer.verify(good) == ("an-id", hashlib.sha256(b"an-id").hexdigest())
+    assert good in layer.verified
+    forged = good[:-1] + ("A" if good[-1] != "A" else "B")
+    assert layer.verify(forged) is None
+    assert layer.verify("no-signature-at-all") is None
+    assert list(layer.verified) == [good]
+    for number in range(VERIFIED_COOKIES + 10):
+        layer.verify(signer.sign(f"id-{number}"))
+    assert len(layer.verified) == VERIFIED_COOKIES
+    assert good not in layer.verified  # oldest out first
+    assert layer.verify(good) == ("an-id", hashlib.sha256(b"an-id").hexdigest())
+
+
+async def test_a_page_that_reads_the_session_adds_cookie_to_its_own_vary() -> None:
+    from porch import header
+
+    def page(ctx: Context) -> Any:
+        return header("Vary", "Accept-Encoding").send(str(ctx.session.get("n")))
+
+    async with run(get("/", page), get("/plain", lambda ctx: "plain")) as api:
+        response = await api.get("/")
+        assert response.headers.get_list("vary") == ["Accept-Encoding, Cookie"]
+        assert "vary" not in (await api.get("/plain")).headers
