@@ -149,8 +149,11 @@ class Context(AppContext):
     @lazy
     def cookies(self) -> dict[str, str]:
         """Request cookies, percent-decoded."""
-        parsed = cookie_parser(self.headers.get("cookie", ""))
-        return {name: unquote(value) for name, value in parsed.items()}
+        raw = raw_header(self.scope, b"cookie")  # read off the scope: no Headers built
+        if raw is None:
+            return {}
+        parsed = cookie_parser(raw.decode("latin-1"))
+        return {name: unquote(value) if "%" in value else value for name, value in parsed.items()}
 
     @lazy
     def url(self) -> str:
@@ -248,9 +251,10 @@ class Context(AppContext):
     def has_body(self) -> bool:
         if self.method in BODY_METHODS:
             return True
-        headers = self.headers
-        declared = "content-length" in headers and headers["content-length"] != "0"
-        return declared or "transfer-encoding" in headers
+        for name, value in self.scope["headers"]:  # a GET rarely has either header
+            if (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
+                return True
+        return False
 
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
@@ -291,6 +295,15 @@ class Context(AppContext):
         """Close uploaded files' temporary storage."""
         if self._form is not None:
             await self._form.close()
+
+
+def raw_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a (lower-case) request header, straight from the ASGI scope."""
+    for key, value in scope["headers"]:
+        if key == name:
+            value_bytes: bytes = value
+            return value_bytes
+    return None
 
 
 def too_large(limit: int) -> PayloadTooLarge:

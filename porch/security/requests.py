@@ -6,6 +6,7 @@ governs it, never a 500: they are the requests an attacker sends on purpose.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest, HeadersTooLarge
@@ -57,7 +58,7 @@ class RequestGuard:
             self.check_host(ctx)
 
     def check_header_size(self, ctx: Context) -> None:
-        if sum(len(name) + len(value) for name, value in ctx.scope["headers"]) <= self.header_limit:
+        if sum(map(len, chain.from_iterable(ctx.scope["headers"]))) <= self.header_limit:
             return
         total, largest = header_bytes(ctx)
         if total > self.header_limit:

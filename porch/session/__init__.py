@@ -87,6 +87,13 @@ class Session(MutableMapping[str, Any]):
             self._snapshots[name] = orjson.dumps(value)
         return value
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """``ctx.session.get('views', 0)``: as Mapping.get, without raising KeyError inside."""
+        if name in self._data:
+            return self[name]
+        self.accessed = True
+        return default
+
     def __setitem__(self, name: str, value: Any) -> None:
         if not isinstance(name, str) or name.startswith("$"):
             raise SessionError(
