@@ -43,6 +43,7 @@ from .base import (
     encode_value,
     user_key,
 )
+from .multiplex import Multiplexer
 
 DEFAULT_PREFIX = "porch:session:"
 DEFAULT_TIMEOUT = 2.0
@@ -176,6 +177,13 @@ UNREACHABLE = (
 )
 
 
+def pairs_to_dict(reply: Any) -> dict[Any, Any]:
+    """HGETALL's reply as a dict: a flat [field, value, ...] list (RESP2) or a map (RESP3)."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
 def redact(url: str) -> str:
     """The URL with its password replaced, so it can go into logs and error messages."""
     return re.sub(r"(?<=://)([^:@/]*):[^@/]*@", r"\1:***@", url)
@@ -250,6 +258,7 @@ class RedisStore(Store):
             self._owns_client = False
             self.where = f"a {type(url_or_client).__name__} client passed in code"
         self._client_ready = False  # the client exists (and a cluster's slot map is loaded)
+        self._mux: Multiplexer | None = None  # the shared connection, for plain Redis URLs
         self._cluster_lock = asyncio.Lock()
         self._cluster_ready = False
         # Decided once: these are read on every call (an isinstance check against
@@ -285,6 +294,12 @@ class RedisStore(Store):
         return self._owns_client
 
     @property
+    def multiplexed(self) -> bool:
+        """True when the session calls share one pipelined connection (porch/session/stores/
+        multiplex.py): a plain Redis URL that porch connects itself, once it has connected."""
+        return self._mux is not None
+
+    @property
     def is_cluster(self) -> bool:
         return self._cluster
 
@@ -297,6 +312,9 @@ class RedisStore(Store):
         """Close the pool (and sentinel connections) if this store created them."""
         client, self._client = self._client, None
         sentinel, self._sentinel = self._sentinel, None
+        mux, self._mux = self._mux, None
+        if mux is not None:
+            await mux.close()
         self._client_ready = False
         self._cluster_ready = False
         self._cluster_lock = asyncio.Lock()  # a later open() may run on another event loop
@@ -312,12 +330,15 @@ class RedisStore(Store):
 
     async def load(self, key: str) -> dict[str, Any] | None:
         try:  # not `async with self._translated()`: this is the hot path, twice a request
-            client = (
-                self._client
-                if self._client_ready and self._client is not None
-                else await self._ready()
-            )
-            raw = await client.hgetall(self._redis_key(key))
+            if self._mux is not None:
+                raw = pairs_to_dict(await self._mux.execute("HGETALL", self._redis_key(key)))
+            else:
+                client = (
+                    self._client
+                    if self._client_ready and self._client is not None
+                    else await self._ready()
+                )
+                raw = await client.hgetall(self._redis_key(key))
         except UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
         if not raw:
@@ -441,6 +462,8 @@ class RedisStore(Store):
         if self._client is None:
             assert self._url is not None  # a store built from a client always has one
             self._client = self._client_for(self._url)
+            if isinstance(self._client, Redis) and self._sentinel is None:
+                self._mux = Multiplexer(self._client, timeout=self.timeout, where=self.where)
         return self._client
 
     async def _ready(self) -> Client:
@@ -509,6 +532,13 @@ class RedisStore(Store):
             self._client if self._client_ready and self._client is not None else await self._ready()
         )
         digest = SCRIPT_SHA[name]
+        mux = self._mux
+        if mux is not None:
+            try:
+                return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
+            except NoScriptError:
+                await mux.execute("SCRIPT", "LOAD", source)
+                return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
         try:
             return await client.evalsha(digest, len(keys), *keys, *args)
         except NoScriptError:

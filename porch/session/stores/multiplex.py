@@ -1,0 +1,195 @@
+"""One Redis connection per worker, shared by every request: commands pipelined, replies in order.
+
+A session request makes two small Redis calls (a read, a write). Through
+redis-py's connection pool each call checks a connection out and back in, goes
+through the client's retry and observability wrappers, and costs a write system
+call of its own, on porch's side and on Redis's. Redis answers the commands of
+one connection in the order it received them, so porch instead writes the
+commands of all requests in flight to one connection and matches replies to
+callers first-in, first-out (as StackExchange.Redis's multiplexer and ioredis's
+auto-pipelining do):
+
+- a command is packed by redis-py (``pack_command``) and queued with a future;
+  the queue is written once per event-loop turn, so many requests share one
+  ``send()``, and Redis reads them in one ``read()``;
+- one reader task parses replies with redis-py's parser (hiredis when present)
+  and resolves the oldest future; an error reply (``NOSCRIPT``...) becomes that
+  caller's exception only;
+- a watchdog, one timer per connection rather than one per call, fails every
+  pending call with ``StoreUnavailable`` once the oldest has waited ``timeout``
+  seconds (a hung Redis), and drops the connection; the next call reconnects;
+- a caller that gives up (its request was cancelled) leaves its future in the
+  queue, so the order still holds when its reply arrives.
+
+Used for plain ``redis://``, ``rediss://`` and ``unix://`` stores that porch
+connects itself; a cluster, a sentinel or a client passed in code goes through
+redis-py's own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
+
+from ...errors import StoreUnavailable
+
+_Pending = tuple[asyncio.Future[Any], float]
+
+
+class Multiplexer:
+    """Run commands over one shared connection (see the module docstring)."""
+
+    def __init__(self, client: Redis, *, timeout: float, where: str) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.where = where
+        self._connection: AbstractConnection | None = None
+        self._connecting: asyncio.Future[AbstractConnection] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._outgoing: list[bytes] = []
+        self._flush_scheduled = False
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._dropping: asyncio.Task[None] | None = None
+
+    async def execute(self, *args: Any) -> Any:
+        """Send one command and return its reply (raw: bytes, lists, ints)."""
+        connection = self._connection
+        if connection is None:
+            connection = await self._connect()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((future, loop.time()))
+        self._outgoing.extend(connection.pack_command(*args))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.timeout / 4, self._check)
+        return await future
+
+    async def close(self) -> None:
+        await self._drop(ConnectionError("the session store is closing"))
+
+    # -- the connection -------------------------------------------------------
+
+    async def _connect(self) -> AbstractConnection:
+        """One connection, made by redis-py (auth, db, TLS) but with no socket timeout:
+        the reader waits for replies indefinitely and the watchdog bounds the wait."""
+        if self._connecting is not None:
+            return await asyncio.shield(self._connecting)
+        loop = asyncio.get_running_loop()
+        connecting = self._connecting = loop.create_future()
+        try:
+            pool = self.client.connection_pool
+            options = {**pool.connection_kwargs, "socket_timeout": None}
+            connection: AbstractConnection = pool.connection_class(**options)
+            async with asyncio.timeout(self.timeout):
+                await connection.connect()  # type: ignore[no-untyped-call]
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                connecting.set_exception(exc)
+                connecting.exception()  # marked as seen: each waiter re-raises it itself
+            else:
+                connecting.cancel()
+            raise
+        finally:
+            self._connecting = None
+        self._connection = connection
+        self._reader = loop.create_task(self._read(connection))
+        connecting.set_result(connection)
+        return connection
+
+    def _flush(self) -> None:
+        """Write every command queued this loop turn, in order, in one go.
+
+        Commands are only queued while a connection is current (a dropped one
+        fails and clears the queue), so the queue always belongs to this one.
+        """
+        self._flush_scheduled = False
+        outgoing, self._outgoing = self._outgoing, []
+        connection = self._connection
+        if connection is None or not outgoing:
+            return
+        # redis-py's StreamWriter: writing it directly (no drain) is what lets one
+        # send() carry the commands of many requests; the queue is bounded by them.
+        writer = getattr(connection, "_writer", None)
+        if writer is None:
+            self._fail_all(ConnectionError("the connection to Redis closed"))
+            return
+        writer.writelines(outgoing)
+
+    async def _read(self, connection: AbstractConnection) -> None:
+        """Resolve pending calls with replies, oldest first, until the connection fails."""
+        pending = self._pending
+        try:
+            while True:
+                try:
+                    reply: Any = await connection.read_response(disconnect_on_error=False)
+                except ResponseError as error:  # an error reply: only that caller's
+                    reply = error
+                if not pending:
+                    raise ConnectionError("Redis sent a reply nobody asked for")
+                future, _ = pending.popleft()
+                if future.done():
+                    continue  # its caller gave up; the order still holds
+                if isinstance(reply, ResponseError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if connection is self._connection:
+                self._connection = None
+                self._fail_all(exc)
+                with contextlib.suppress(Exception):
+                    await connection.disconnect(nowait=True)
+
+    def _check(self) -> None:
+        """The watchdog: fail everything once the oldest call waited ``timeout``."""
+        self._watchdog = None
+        if not self._pending:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._pending[0][1]
+        if waited >= self.timeout:
+            self._dropping = loop.create_task(
+                self._drop(TimeoutError(f"no reply within {self.timeout:g} s"))
+            )
+            return
+        self._watchdog = loop.call_later(self.timeout / 4, self._check)
+
+    async def _drop(self, reason: Exception) -> None:
+        """Forget the connection, fail every pending call, and close it."""
+        connection, self._connection = self._connection, None
+        reader, self._reader = self._reader, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._fail_all(reason)
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=True)
+
+    def _fail_all(self, reason: Exception) -> None:
+        error = StoreUnavailable(
+            f"The Redis session store at {self.where} is unreachable ({reason}). Requests "
+            "that use the session answer 503 until it is back; check that Redis is "
+            "running and that REDIS_URL / SESSION_STORE point at it."
+        )
+        self._outgoing = []
+        while self._pending:
+            future, _ = self._pending.popleft()
+            if not future.done():
+                future.set_exception(error)
