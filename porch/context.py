@@ -185,10 +185,10 @@ class Context(AppContext):
         """True when the request came over HTTPS, directly or through a trusted proxy."""
         if self.scope.get("scheme") in ("https", "wss"):
             return True
-        proto = self.headers.get("x-forwarded-proto")
-        if proto and self.is_from_trusted_proxy():
-            return proto.split(",")[0].strip().lower() in ("https", "wss")
-        return False
+        if not self.is_from_trusted_proxy():  # the usual case: no header lookup at all
+            return False
+        proto = self.headers.get("x-forwarded-proto") or ""
+        return proto.split(",")[0].strip().lower() in ("https", "wss")
 
     @property
     def csrf(self) -> str:

@@ -10,7 +10,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from ...errors import ConfigError
@@ -151,9 +150,20 @@ class MemoryStore(Store):
             self._unindex(key, entry)
 
     def _sweep(self, now: float) -> None:
-        """Drop expired entries among the least recently used few."""
-        for key in list(islice(self._entries, SWEEP_BATCH)):
-            self._live(key, now)
+        """Drop expired entries from the least recently used end, a few at a time.
+
+        Stops at the first live one: the entries are in the order they were last
+        written or touched, so the oldest is the likeliest to have expired, and a
+        store with nothing to sweep pays for one comparison.
+        """
+        entries = self._entries
+        for _ in range(SWEEP_BATCH):
+            if not entries:
+                return
+            key, entry = next(iter(entries.items()))
+            if entry.expires_at > now:
+                return
+            self._drop(key)
 
     def _evict_beyond_cap(self) -> None:
         while len(self._entries) > self.max_entries:
