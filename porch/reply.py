@@ -306,6 +306,28 @@ class Reply:
         )
 
 
+class ReadyResponse(Response):
+    """A 200 whose two headers are built from ready bytes.
+
+    For the common return values (a dict, a list, a str): Starlette's
+    ``Response.__init__`` looks the charset up and encodes each header on every
+    request; this sets the same status, body and headers directly.
+    """
+
+    def __init__(self, body: bytes, content_type: bytes) -> None:
+        self.status_code = 200
+        self.body = body
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", content_type),
+        ]
+
+
+JSON_BYTES = JSON.encode()
+HTML_BYTES = HTML.encode()
+
+
 def body_response(body: Any, code: int, kind: str | None) -> Response:
     if isinstance(body, bytes | bytearray | memoryview):
         return Response(bytes(body), code, media_type=kind or OCTETS)
@@ -314,11 +336,13 @@ def body_response(body: Any, code: int, kind: str | None) -> Response:
 
 def to_response(value: Any, ctx: Context) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
+    if isinstance(value, dict | list):
+        return ReadyResponse(json_bytes(value), JSON_BYTES)
     if isinstance(value, Reply):
         return value.to_response(ctx)
     if isinstance(value, str):
-        return Response(value, media_type=HTML)
-    if isinstance(value, dict | list | Mapping):
+        return ReadyResponse(value.encode(), HTML_BYTES)
+    if isinstance(value, Mapping):
         return Response(json_bytes(value), media_type=JSON)
     if isinstance(value, bool):
         raise TypeError(f"a handler returned {value!r}; return None to pass on, or a reply.")
