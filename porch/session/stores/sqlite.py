@@ -2,9 +2,10 @@
 
 For a single server that wants sessions to survive restarts and to be shared by
 ``--workers N`` without running Redis. The file is opened in WAL mode, so
-readers never wait for the writer, and every write is one ``BEGIN IMMEDIATE``
-transaction, so processes take turns (waiting up to ``timeout`` seconds) instead
-of overwriting each other. Not for several machines: SQLite over a network
+readers never wait for the writer, and a save is one statement merging the changed
+fields into the row (``json_patch``), so processes take turns on the write lock
+(waiting up to ``timeout`` seconds) for one statement each, and never overwrite
+each other's fields. Not for several machines: SQLite over a network
 file system does not lock reliably.
 """
 
@@ -35,7 +36,7 @@ from .base import (
 )
 
 DEFAULT_TIMEOUT = 2.0
-SWEEP_BATCH = 8  # expired rows deleted per write, so expiry costs O(1) per request
+SWEEP_BATCH = 128  # expired rows deleted per sweep, one sweep per SWEEP_EVERY writes
 
 T = TypeVar("T")
 
@@ -51,6 +52,30 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user) WHERE user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 """
+
+# A save of a live session: merge the patch into its fields, rebind the user if
+# asked (?2), extend its expiry; a row that is missing or expired is left alone.
+MERGE = """
+UPDATE sessions
+   SET fields = json_patch(fields, ?1),
+       user = CASE WHEN ?2 THEN ?3 ELSE user END,
+       expires_at = ?4
+ WHERE key = ?5 AND expires_at > ?6
+"""
+
+# A save that may create (it carries $created): a new row, or a merge into a live
+# one; an expired row with that key is replaced, not merged into.
+CREATE_OR_MERGE = """
+INSERT INTO sessions (key, fields, user, expires_at)
+VALUES (?1, json_patch('{}', ?2), ?3, ?4)
+ON CONFLICT (key) DO UPDATE SET
+    fields = CASE WHEN sessions.expires_at > ?5
+                  THEN json_patch(sessions.fields, ?2) ELSE excluded.fields END,
+    user = CASE WHEN ?6 THEN excluded.user
+                WHEN sessions.expires_at > ?5 THEN sessions.user END,
+    expires_at = excluded.expires_at
+"""
+SWEEP_EVERY = 16  # writes between two sweeps of expired rows
 
 
 class SQLiteStore(Store):
@@ -70,6 +95,7 @@ class SQLiteStore(Store):
         self.timeout = timeout
         self._connection: sqlite3.Connection | None = None  # used only on the worker thread
         self._worker: ThreadPoolExecutor | None = None
+        self._writes = 0  # counts saves, for the sweep; worker thread only
 
     @classmethod
     def from_url(
@@ -114,50 +140,37 @@ class SQLiteStore(Store):
         rebinds = USER in changes
         new_user = None if changes.get(USER) is None else user_key(changes[USER])
 
+        # One JSON merge patch (RFC 7396): changed fields set, deleted ones null.
+        patch = {name: None for name in deleted}
+        patch.update(encoded)
+        patch_text = orjson.dumps(patch).decode()
+        user = new_user if rebinds else None
+
         def save(connection: sqlite3.Connection) -> None:
             now = time.time()
-            with _immediate(connection):
-                row = connection.execute(
-                    "SELECT fields, user FROM sessions WHERE key = ? AND expires_at > ?",
-                    (key, now),
-                ).fetchone()
-                if row is None and not may_create:
-                    return  # destroyed or expired meanwhile: logout is final
-                fields, user = ({}, None) if row is None else (_fields(row[0], key), row[1])
-                fields.update(encoded)
-                for name in deleted:
-                    fields.pop(name, None)
+            # One statement, so the write lock is held for one statement, not for a
+            # read-modify-write transaction: other workers wait less for it.
+            if may_create:
                 connection.execute(
-                    "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (key, orjson.dumps(fields).decode(), new_user if rebinds else user, now + ttl),
+                    CREATE_OR_MERGE, (key, patch_text, user, now + ttl, now, rebinds)
                 )
-                _sweep(connection, now)
+            else:  # a row that is gone (destroyed, expired) stays gone: logout is final
+                connection.execute(MERGE, (patch_text, rebinds, user, now + ttl, key, now))
+            self._sweep_now_and_then(connection, now)
 
         await self._run(save)
 
     async def touch(self, key: str, ttl: int) -> None:
         def touch(connection: sqlite3.Connection) -> None:
             now = time.time()
-            seen = encode_value(SEEN, now).decode()
-            with _immediate(connection):
-                row = connection.execute(
-                    "SELECT fields FROM sessions WHERE key = ? AND expires_at > ?", (key, now)
-                ).fetchone()
-                if row is None:
-                    return
-                fields = {**_fields(row[0], key), SEEN: seen}
-                connection.execute(
-                    "UPDATE sessions SET fields = ?, expires_at = ? WHERE key = ?",
-                    (orjson.dumps(fields).decode(), now + ttl, key),
-                )
+            patch = orjson.dumps({SEEN: encode_value(SEEN, now).decode()}).decode()
+            connection.execute(MERGE, (patch, False, None, now + ttl, key, now))
 
         await self._run(touch)
 
     async def destroy(self, key: str) -> None:
         def destroy(connection: sqlite3.Connection) -> None:
-            with _immediate(connection):
-                connection.execute("DELETE FROM sessions WHERE key = ?", (key,))
+            connection.execute("DELETE FROM sessions WHERE key = ?", (key,))
 
         await self._run(destroy)
 
@@ -269,6 +282,13 @@ class SQLiteStore(Store):
                 raise
             self._connection = connection
         return self._connection
+
+    def _sweep_now_and_then(self, connection: sqlite3.Connection, now: float) -> None:
+        """Delete expired rows every ``SWEEP_EVERY`` writes: O(1) per request on average,
+        and most writes skip the statement. Runs on the store's one thread only."""
+        self._writes += 1
+        if self._writes % SWEEP_EVERY == 0:
+            _sweep(connection, now)
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None

@@ -11,7 +11,7 @@ import pytest
 
 from porch.errors import ConfigError, CorruptSession, StoreUnavailable
 from porch.session.stores import CREATED, USER, store_from_url
-from porch.session.stores.sqlite import SQLiteStore, path_of
+from porch.session.stores.sqlite import SWEEP_EVERY, SQLiteStore, path_of
 from porch.testing import OptionalStoreSuite, StoreSuite
 from porch.testing.suite import MINUTE, new_key
 
@@ -125,18 +125,25 @@ async def test_expired_rows_are_deleted_by_purge(store: SQLiteStore) -> None:
     assert await store.count() == 1
 
 
-async def test_every_write_also_deletes_a_few_expired_rows(store: SQLiteStore) -> None:
+async def test_writes_delete_expired_rows_every_sweep_every_writes(store: SQLiteStore) -> None:
     expired = new_key()
     await store.save(expired, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
     with sqlite3.connect(store.path) as connection:
         connection.execute("UPDATE sessions SET expires_at = 0 WHERE key = ?", (expired,))
     connection.close()
-    await store.save(new_key(), {CREATED: 2.0}, deleted=(), ttl=MINUTE)
-    with sqlite3.connect(store.path) as connection:
-        rows = connection.execute("SELECT key FROM sessions").fetchall()
-    connection.close()
-    assert expired not in [key for (key,) in rows]
-    assert len(rows) == 1
+
+    def keys() -> list[str]:
+        with sqlite3.connect(store.path) as connection:
+            rows = connection.execute("SELECT key FROM sessions").fetchall()
+        connection.close()
+        return [key for (key,) in rows]
+
+    live = new_key()
+    for _ in range(SWEEP_EVERY - 2):  # the first save above was write 1
+        await store.save(live, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+    assert expired in keys()  # not yet: sweeping is amortised over SWEEP_EVERY writes
+    await store.save(live, {"n": 1}, deleted=(), ttl=MINUTE)
+    assert keys() == [live]
 
 
 def test_three_slashes_are_relative_to_the_working_directory(tmp_path: Path) -> None:
