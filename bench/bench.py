@@ -857,16 +857,22 @@ INCLUSIVE = {
     "Context.__init__ + cookies + headers": r"Context\.(__init__|cookies|headers) \(",
     "SessionLayer.load (cookie check + store load)": r"SessionLayer\.load \(porch/session/",
     "SessionLayer.commit (pending + store save + cookie)": r"SessionLayer\.commit \(porch/session/",
-    "SessionLayer.call (asyncio.timeout per store call)": r"SessionLayer\.call \(porch/",
+    "SessionLayer.call (a timeout only for stores that do not bound themselves)": (
+        r"SessionLayer\.call \(porch/"
+    ),
+    "SessionLayer.verify (cookie check, memoised per cookie)": r"SessionLayer\.verify \(",
     "Signer.unsign (HMAC check)": r"Signer\.unsign \(",
     "session_key (SHA-256 of the id)": r"session_key \(porch/session/cookie\.py\)",
     "App.run_chain (routing and the handler)": r"App\.run_chain \(porch/app\.py\)",
-    "Step.__call__ (sync handler: anyio.to_thread hop)": r"Step\.__call__ \(porch/router\.py\)",
+    "Step.__call__ (the handler: inline when proven non-blocking, else a thread hop)": (
+        r"Step\.__call__ \(porch/router\.py\)"
+    ),
     "anyio / thread pool machinery": r"\(anyio/|\(concurrent/futures/|\(threading\.py\)",
     "the handler itself (counter)": r"counter \(.*porch_counter\.py\)",
     "to_response (JSON reply)": r"to_response \(porch/reply\.py\)",
-    "Starlette Response (init + __call__)": r"Response\.(__init__|__call__|init_headers) \(",
+    "Response (init + __call__)": r"Response\.(__init__|__call__|init_headers) \(",
     "RedisStore.load + save (porch side)": r"RedisStore\.(load|save|_run) \(",
+    "Multiplexer (the shared Redis connection)": r"Multiplexer\.",
     "redis-py (client side of the round trips)": r"\(redis/",
     "MemoryStore": r"MemoryStore\.",
     "uvicorn httptools protocol (parse, send)": r"\(uvicorn/protocols/http/httptools_impl\.py\)",
