@@ -1059,6 +1059,32 @@ def machine(runs: list[Run]) -> list[str]:
     ]
 
 
+READING = [
+    "### Reading the results",
+    "",
+    "- **porch above the Redis floor.** porch makes the same two Redis round trips "
+    "per request as the floor (`HGETALL`, then one `EVALSHA`; see the MONITOR section). "
+    "The floor, like the peers, goes through redis-py's connection pool: it checks a "
+    "connection out for each command and makes one `write()` per command, on its own "
+    "side and on Redis's. porch sends the session commands of every request in flight "
+    "over one connection per worker, writes the commands of one event-loop turn in a "
+    "single `write()`, and matches the replies in order "
+    "(porch/session/stores/multiplex.py). Each command is still its own atomic script.",
+    "- **The README counter is a plain `def`.** It runs on the event loop because porch "
+    "proves from its bytecode that it cannot block (docs/context.md, \"Sync or async\"). "
+    "The `async def` row shows the same counter without that step.",
+    "- **Memory vs hello world.** The hello world answers with no work of its own. Most "
+    "of its time is the two `write()` system calls uvicorn makes per response (headers, "
+    "then body), which porch pays too. On top of that, porch reads and verifies the "
+    "cookie, loads and saves the session (JSON per field, expiry), adds the security "
+    "headers, routes, and builds the reply. The profile of that run is below.",
+    "- **SQLite, 2 workers.** Two processes share one file and take turns on its write "
+    "lock. Those runs vary more than the others from one run to the next, so compare "
+    "their per-run figures, not just the best.",
+    "",
+]
+
+
 def write_report(
     settings: Settings,
     runs: list[Run],
@@ -1123,6 +1149,7 @@ def write_report(
             lines.append("")
         for workers in settings.workers:
             lines.extend(table(title.split(" (")[0], scenario_runs, reference, workers))
+    lines.extend(READING)
     if scale_runs:
         lines.append(f"### Scale: {settings.scale_sessions:,} sessions already in the store")
         lines.append("")
