@@ -141,7 +141,7 @@ class SQLiteStore(Store):
         new_user = None if changes.get(USER) is None else user_key(changes[USER])
 
         # One JSON merge patch (RFC 7396): changed fields set, deleted ones null.
-        patch = {name: None for name in deleted}
+        patch: dict[str, str | None] = {name: None for name in deleted}
         patch.update(encoded)
         patch_text = orjson.dumps(patch).decode()
         user = new_user if rebinds else None
