@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -45,10 +46,18 @@ _Pending = tuple[asyncio.Future[Any], float]
 class Multiplexer:
     """Run commands over one shared connection (see the module docstring)."""
 
-    def __init__(self, client: Redis, *, timeout: float, where: str) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        timeout: float,
+        unavailable: Callable[[Exception], StoreUnavailable],
+    ) -> None:
+        """``client`` supplies the connection settings (URL, auth, db, TLS); ``unavailable``
+        builds the error pending calls fail with (the store's message, naming its URL)."""
         self.client = client
         self.timeout = timeout
-        self.where = where
+        self.unavailable = unavailable
         self._connection: AbstractConnection | None = None
         self._connecting: asyncio.Future[AbstractConnection] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -183,11 +192,7 @@ class Multiplexer:
                 await connection.disconnect(nowait=True)
 
     def _fail_all(self, reason: Exception) -> None:
-        error = StoreUnavailable(
-            f"The Redis session store at {self.where} is unreachable ({reason}). Requests "
-            "that use the session answer 503 until it is back; check that Redis is "
-            "running and that REDIS_URL / SESSION_STORE point at it."
-        )
+        error = self.unavailable(reason)
         self._outgoing = []
         while self._pending:
             future, _ = self._pending.popleft()

@@ -286,10 +286,11 @@ class RedisStore(Store):
 
     @property
     def times_out_by_itself(self) -> bool:
-        """True when porch built the client, with ``timeout`` on connecting and on each reply.
+        """True when porch built the client: the shared connection's watchdog, and the
+        pool's socket timeouts, end every call within ``timeout``.
 
-        The session layer then skips its own timeout scope around each call: a
-        hung Redis still answers 503, after at most one reconnect attempt.
+        The session layer then skips its own timeout scope around each call; a
+        hung Redis still answers 503.
         """
         return self._owns_client
 
@@ -463,7 +464,9 @@ class RedisStore(Store):
             assert self._url is not None  # a store built from a client always has one
             self._client = self._client_for(self._url)
             if isinstance(self._client, Redis) and self._sentinel is None:
-                self._mux = Multiplexer(self._client, timeout=self.timeout, where=self.where)
+                self._mux = Multiplexer(
+                    self._client, timeout=self.timeout, unavailable=self._unavailable
+                )
         return self._client
 
     async def _ready(self) -> Client:

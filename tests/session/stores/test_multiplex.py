@@ -29,10 +29,14 @@ else:  # see stores/conftest.py for why the helper is imported by its own name
 HANG_GUARD = 30.0  # seconds; only stops a hung test, never judges speed
 
 
+def unavailable(reason: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"test Redis unreachable ({reason})")
+
+
 @pytest.fixture
 async def mux(redis_url: str) -> AsyncIterator[Multiplexer]:
     client = Redis.from_url(redis_url)
-    multiplexer = Multiplexer(client, timeout=2.0, where=redis_url)
+    multiplexer = Multiplexer(client, timeout=2.0, unavailable=unavailable)
     yield multiplexer
     await multiplexer.close()
     await client.aclose()
@@ -90,7 +94,7 @@ async def test_a_caller_that_gives_up_does_not_shift_the_replies_of_others(
 async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_recovers() -> None:
     server = start_redis()
     client = Redis.from_url(server.url)
-    multiplexer = Multiplexer(client, timeout=0.4, where="test")
+    multiplexer = Multiplexer(client, timeout=0.4, unavailable=unavailable)
     try:
         assert await multiplexer.execute("PING") in (b"PONG", True)
         assert server.process is not None
@@ -119,7 +123,7 @@ async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_rec
 async def test_a_restarted_redis_fails_what_was_pending_and_the_next_call_reconnects() -> None:
     server = start_redis()
     client = Redis.from_url(server.url)
-    multiplexer = Multiplexer(client, timeout=2.0, where="test")
+    multiplexer = Multiplexer(client, timeout=2.0, unavailable=unavailable)
     try:
         assert await multiplexer.execute("ECHO", "before") == b"before"
         server.stop()
