@@ -178,7 +178,8 @@ class App:
         try:
             await response(scope, receive, send)
         finally:
-            await ctx.close()
+            if ctx.has_form():  # uploads to close; otherwise nothing to await
+                await ctx.close()
             self.log_access(ctx, response.status_code, started)
 
     def log_access(self, ctx: Context, status: int, started: float) -> None:
@@ -235,7 +236,7 @@ class App:
                 route_ran = True
                 ctx.params = params
                 for step in item.handlers:
-                    result = await step(ctx)
+                    result = step.function(ctx) if step.runs_here(ctx) else await step(ctx)
                     if result is not None:
                         return to_response(result, ctx)
             else:

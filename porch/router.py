@@ -51,6 +51,12 @@ class Step:
         self.inline = not self.is_async and runs_inline(function)
         self.where = where
 
+    def runs_here(self, ctx: Context) -> bool:
+        """True when the caller may call ``function(ctx)`` directly, skipping ``__call__``:
+        an inline function for any host, whose result is never awaitable (porch/inline.py
+        admits no call that could return one)."""
+        return self.inline and self.where is None
+
     async def __call__(self, ctx: Context) -> Any:
         """Run it; a sync function that might block runs in a worker thread, so it
         cannot stall other requests."""

@@ -338,7 +338,8 @@ class SessionLayer:
             return Session(now=now, had_cookie=cookie is not None)
         session_id, key = verified
         try:
-            entry = await self.call(self.store.load(key))
+            loading = self.store.load(key)
+            entry = await (loading if self.never_waits else self.call(loading))
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
@@ -375,7 +376,8 @@ class SessionLayer:
             headers.append("set-cookie", self.cookie_for(session, session.id, now, secure=secure))
         elif (changes or deleted) and session.id is not None and session.key is not None:
             changes[SEEN] = now
-            await self.call(self.store.save(session.key, changes, deleted, self.ttl(session, now)))
+            saving = self.store.save(session.key, changes, deleted, self.ttl(session, now))
+            await (saving if self.never_waits else self.call(saving))
             if session.is_new:
                 headers.append(
                     "set-cookie", self.cookie_for(session, session.id, now, secure=secure)
