@@ -174,7 +174,7 @@ class App:
         started = time.perf_counter()
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
-        self.security_headers.add_to(response.headers, ctx)
+        self.security_headers.add_to(response.raw_headers, ctx)
         try:
             await response(scope, receive, send)
         finally:
@@ -217,7 +217,7 @@ class App:
                     check_csrf(ctx)
             response = await self.run_chain(ctx)
             if self.sessions is not None:
-                await self.sessions.commit(ctx.session, response.headers, https=ctx.secure)
+                await self.sessions.commit(ctx.session, response.raw_headers, https=ctx.secure)
             return response
         except Exception as exc:
             return await self.fail(ctx, exc)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from .session.cookie import SameSite, set_cookie_header
 
@@ -322,6 +323,17 @@ class ReadyResponse(Response):
             (b"content-length", b"%d" % len(body)),
             (b"content-type", content_type),
         ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Two messages, as Starlette sends them (there is never a background task here)."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status_code,
+                "headers": self.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body})
 
 
 JSON_BYTES = JSON.encode()

@@ -39,7 +39,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
@@ -355,7 +355,7 @@ class SocketLayer:
         """
         sessions = self.app.sessions
         assert sessions is not None
-        await sessions.commit(session, MutableHeaders())
+        await sessions.commit(session, [])
         connection.cookie = sessions.signer.sign(session.id) if session.id else None
 
 

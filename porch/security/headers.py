@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from starlette.datastructures import MutableHeaders
-
     from ..context import Context
     from ..options import SecurityOptions
 
@@ -46,8 +44,8 @@ class SecurityHeaders:
         self.raw = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
         self.raw_hsts = self.hsts.encode("latin-1") if self.hsts else None
 
-    def add_to(self, headers: MutableHeaders, ctx: Context) -> None:
-        raw = headers.raw  # the response's own header list (names are lower-case bytes)
+    def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Context) -> None:
+        """Add to a response's raw header list (lower-case names), leaving ones it has."""
         present = {name for name, _ in raw}
         for pair in self.raw:
             if pair[0] not in present:

@@ -23,8 +23,6 @@ from .stores.base import CREATED, SEEN, USER, Store, encode_value, whole_seconds
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from starlette.datastructures import MutableHeaders
-
     from ..options import SessionOptions
 
 log = logging.getLogger("porch.session")
@@ -256,13 +254,12 @@ def should_touch(session: Session, now: float, *, max_age: int) -> bool:
     return not isinstance(seen, int | float) or now - seen >= max_age / 10
 
 
-def vary_on_cookie(headers: MutableHeaders) -> None:
+def vary_on_cookie(raw: list[tuple[bytes, bytes]]) -> None:
     """Add ``Cookie`` to ``Vary`` (a page that read the session differs per visitor).
 
     Works on the raw header list: Starlette's ``add_vary_header`` decodes and
     re-encodes every header, and this runs on most responses.
     """
-    raw = headers.raw
     for index, (name, value) in enumerate(raw):
         if name == b"vary":
             if b"cookie" not in value.lower() and value.strip() != b"*":
@@ -350,9 +347,12 @@ class SessionLayer:
         return Session(entry, session_id=session_id, key=key, now=now, had_cookie=True)
 
     async def commit(
-        self, session: Session, headers: MutableHeaders, *, https: bool = False
+        self, session: Session, headers: list[tuple[bytes, bytes]], *, https: bool = False
     ) -> None:
         """Write back only what changed, then set or expire the cookie.
+
+        ``headers``: the response's raw header list (``response.raw_headers``),
+        to which the Set-Cookie and Vary headers are added.
 
         ``https``: the request came over HTTPS (directly or through a trusted
         proxy), so the cookie is ``Secure`` even where the option does not say so.
@@ -373,20 +373,20 @@ class SessionLayer:
                     session.replaced_key, session.key, entry, self.ttl(session, now)
                 )
             )
-            headers.append("set-cookie", self.cookie_for(session, session.id, now, secure=secure))
+            cookie = self.cookie_for(session, session.id, now, secure=secure)
+            headers.append((b"set-cookie", cookie.encode("latin-1")))
         elif (changes or deleted) and session.id is not None and session.key is not None:
             changes[SEEN] = now
             saving = self.store.save(session.key, changes, deleted, self.ttl(session, now))
             await (saving if self.never_waits else self.call(saving))
             if session.is_new:
-                headers.append(
-                    "set-cookie", self.cookie_for(session, session.id, now, secure=secure)
-                )
+                cookie = self.cookie_for(session, session.id, now, secure=secure)
+                headers.append((b"set-cookie", cookie.encode("latin-1")))
         elif session.key is not None and should_touch(session, now, max_age=self.max_age):
             await self.call(self.store.touch(session.key, self.ttl(session, now)))
         if session.key is None and (session.had_cookie or session.destroyed_key is not None):
             # logged out, stale or tampered: the browser forgets the cookie
-            headers.append("set-cookie", self.expired_cookie(secure=secure))
+            headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode("latin-1")))
         if session.accessed:
             vary_on_cookie(headers)
 

@@ -63,7 +63,7 @@ def with_csrf_probe(app: App) -> ASGIApp:
         ctx = Context(app, scope, receive)
         session = await app.sessions.load(ctx.cookies.get(app.session_cookie))
         response = PlainTextResponse(csrf_token(session))
-        await app.sessions.commit(session, response.headers)
+        await app.sessions.commit(session, response.raw_headers)
         await response(scope, receive, send)
 
     return probe

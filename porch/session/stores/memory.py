@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigError
-from .base import CREATED, SEEN, USER, SessionInfo, Store, decode_value, encode_changes, user_key
+from .base import (
+    CREATED,
+    SEEN,
+    USER,
+    SessionInfo,
+    Store,
+    decode_fields,
+    decode_value,
+    encode_changes,
+    user_key,
+)
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -60,7 +70,7 @@ class MemoryStore(Store):
         if entry is None:
             return None
         self._entries.move_to_end(key)
-        return {name: decode_value(raw, key=key) for name, raw in entry.fields.items()}
+        return decode_fields(entry.fields, key=key)
 
     async def save(
         self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int

@@ -29,6 +29,7 @@ from .base import (
     USER,
     SessionInfo,
     Store,
+    decode_fields,
     decode_value,
     encode_changes,
     encode_value,
@@ -130,7 +131,7 @@ class SQLiteStore(Store):
         fields = await self._run(load)
         if fields is None:
             return None
-        return {name: decode_value(raw, key=key) for name, raw in _fields(fields, key).items()}
+        return decode_fields(_fields(fields, key), key=key)
 
     async def save(
         self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
