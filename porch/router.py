@@ -66,10 +66,8 @@ class Step:
             return await self.function(ctx)
         if self.inline:
             result = self.function(ctx)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        result = await anyio.to_thread.run_sync(self.function, ctx)
+        else:
+            result = await anyio.to_thread.run_sync(self.function, ctx)
         if inspect.isawaitable(result):
             result = await result
         return result

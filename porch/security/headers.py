@@ -38,11 +38,12 @@ class SecurityHeaders:
     """Adds the configured security headers to a response, never over one the handler set."""
 
     def __init__(self, options: SecurityOptions, *, production: bool) -> None:
-        self.headers = header_list(options)
-        self.hsts = options.hsts if production else None
         # Encoded once: each response then only appends ready (name, value) byte pairs.
-        self.raw = tuple((name.encode(), value.encode("latin-1")) for name, value in self.headers)
-        self.raw_hsts = self.hsts.encode("latin-1") if self.hsts else None
+        self.raw = tuple(
+            (name.encode(), value.encode("latin-1")) for name, value in header_list(options)
+        )
+        hsts = options.hsts if production else None
+        self.raw_hsts = hsts.encode("latin-1") if hsts else None
 
     def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Context) -> None:
         """Add to a response's raw header list (lower-case names), leaving ones it has."""

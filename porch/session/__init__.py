@@ -304,7 +304,7 @@ class SessionLayer:
         self.max_size = options.max_size
         # A timeout scope costs several microseconds, twice a request; stores
         # that bound every call themselves skip it (see bounds_its_own_calls).
-        self.never_waits = bounds_its_own_calls(store)
+        self.self_bounded = bounds_its_own_calls(store)
         self.verified: dict[str, tuple[str, str]] = {}  # see verify()
 
     def verify(self, cookie: str) -> tuple[str, str] | None:
@@ -336,7 +336,7 @@ class SessionLayer:
         session_id, key = verified
         try:
             loading = self.store.load(key)
-            entry = await (loading if self.never_waits else self.call(loading))
+            entry = await (loading if self.self_bounded else self.call(loading))
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
@@ -378,7 +378,7 @@ class SessionLayer:
         elif (changes or deleted) and session.id is not None and session.key is not None:
             changes[SEEN] = now
             saving = self.store.save(session.key, changes, deleted, self.ttl(session, now))
-            await (saving if self.never_waits else self.call(saving))
+            await (saving if self.self_bounded else self.call(saving))
             if session.is_new:
                 cookie = self.cookie_for(session, session.id, now, secure=secure)
                 headers.append((b"set-cookie", cookie.encode("latin-1")))
@@ -436,7 +436,7 @@ class SessionLayer:
 
     async def call(self, operation: Awaitable[T]) -> T:
         """One store call, bounded by the ``timeout`` option: a slow store is a 503, not a hang."""
-        if self.never_waits:
+        if self.self_bounded:
             return await operation
         try:
             async with asyncio.timeout(self.timeout):

@@ -334,11 +334,7 @@ class RedisStore(Store):
             if self._mux is not None:
                 raw = pairs_to_dict(await self._mux.execute("HGETALL", self._redis_key(key)))
             else:
-                client = (
-                    self._client
-                    if self._client_ready and self._client is not None
-                    else await self._ready()
-                )
+                client = self._ready_client() or await self._ready()
                 raw = await client.hgetall(self._redis_key(key))
         except UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
@@ -469,6 +465,10 @@ class RedisStore(Store):
                 )
         return self._client
 
+    def _ready_client(self) -> Client | None:
+        """The client when ``_ready()`` has already run: the hot path skips awaiting it."""
+        return self._client if self._client_ready else None
+
     async def _ready(self) -> Client:
         """The client, with a cluster's slot map loaded before any command is sent.
 
@@ -531,9 +531,7 @@ class RedisStore(Store):
         """Run a Lua script by EVALSHA, loading it first when the server does not know it
         (a new or restarted Redis). Called directly rather than through redis-py's Script
         wrapper, which re-checks the client's type and encoder on every call."""
-        client = (
-            self._client if self._client_ready and self._client is not None else await self._ready()
-        )
+        client = self._ready_client() or await self._ready()
         digest = SCRIPT_SHA[name]
         mux = self._mux
         if mux is not None:
