@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from .context import Context
+from .context import Context, raw_header
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
 from .options import Options, load_options, read_environment
-from .reply import TEXT, reason, to_response
+from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
 from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
@@ -113,11 +113,7 @@ class App:
         self.body_limit = options.body_limit
         self._templates: Environment | None = None
         self._store_open = False
-        self.gzip: ASGIApp | None = (
-            GZipMiddleware(self.handle, minimum_size=COMPRESS_MIN_SIZE)
-            if options.compress
-            else None
-        )
+        self.compress = options.compress
 
     def __repr__(self) -> str:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
@@ -128,10 +124,7 @@ class App:
         elif scope["type"] == "http":
             if scope["method"] == "HEAD":  # outside gzip, so HEAD shows GET's encoding too
                 send = without_body(send)
-            if self.gzip is not None and accepts_gzip(scope):
-                await self.gzip(scope, receive, send)
-            else:  # most API clients and load testers: skip the compression layer entirely
-                await self.handle(scope, receive, send)
+            await self.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
         else:  # a WebSocket that is not Socket.IO's (or an app without sockets): refuse
@@ -174,9 +167,13 @@ class App:
         started = time.perf_counter()
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
-        self.security_headers.add_to(response.raw_headers, ctx)
+        ready = type(response) is ReadyResponse  # porch's own headers only, body in hand
+        self.security_headers.add_to(response.raw_headers, ctx, fresh=ready)
         try:
-            await response(scope, receive, send)
+            if self.compress and not (ready and small(response)) and accepts_gzip(scope):
+                await GZipMiddleware(response, minimum_size=COMPRESS_MIN_SIZE)(scope, receive, send)
+            else:  # a small reply, a client without gzip (most API clients and load testers)
+                await response(scope, receive, send)
         finally:
             if ctx.has_form():  # uploads to close; otherwise nothing to await
                 await ctx.close()
@@ -211,8 +208,10 @@ class App:
                 await self.open()
             if ctx.has_body():
                 await ctx.receive_body(self.body_limit)
-            if self.sessions is not None:
-                ctx.session = await self.sessions.load(ctx.cookies.get(self.session_cookie))
+            sessions = self.sessions
+            if sessions is not None:
+                cookie = sessions.cookie_of(raw_header(ctx.scope, b"cookie"), ctx)
+                ctx.session = await sessions.load(cookie)
                 if self.csrf:
                     check_csrf(ctx)
             response = await self.run_chain(ctx)
@@ -370,6 +369,11 @@ def freeze_startup_objects() -> None:
 
 
 _startup_frozen = False
+
+
+def small(response: ReadyResponse) -> bool:
+    """Too small to be worth compressing: GZipMiddleware would send it as it is."""
+    return len(response.body) < COMPRESS_MIN_SIZE
 
 
 def accepts_gzip(scope: Scope) -> bool:

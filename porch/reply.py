@@ -337,6 +337,7 @@ class ReadyResponse(Response):
 
 
 JSON_BYTES = JSON.encode()
+JSON_CONTAINERS = (dict, list)  # a tuple: isinstance() with one is faster than with dict | list
 HTML_BYTES = HTML.encode()
 
 
@@ -348,7 +349,7 @@ def body_response(body: Any, code: int, kind: str | None) -> Response:
 
 def to_response(value: Any, ctx: Context) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
-    if isinstance(value, dict | list):
+    if isinstance(value, JSON_CONTAINERS):
         return ReadyResponse(json_bytes(value), JSON_BYTES)
     if isinstance(value, Reply):
         return value.to_response(ctx)

@@ -9,6 +9,7 @@ development machine would refuse plain HTTP to that host for a year.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -45,11 +46,19 @@ class SecurityHeaders:
         hsts = options.hsts if production else None
         self.raw_hsts = hsts.encode("latin-1") if hsts else None
 
-    def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Context) -> None:
-        """Add to a response's raw header list (lower-case names), leaving ones it has."""
-        present = {name for name, _ in raw}
-        for pair in self.raw:
-            if pair[0] not in present:
-                raw.append(pair)
+    def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Context, *, fresh: bool = False) -> None:
+        """Add to a response's raw header list (lower-case names), leaving ones it has.
+
+        ``fresh``: the list holds only porch's own headers (content type and
+        length, session cookie, Vary), none of these, so nothing needs checking.
+        """
+        if fresh:
+            raw.extend(self.raw)
+            present: Collection[bytes] = ()
+        else:
+            present = {name for name, _ in raw}
+            for pair in self.raw:
+                if pair[0] not in present:
+                    raw.append(pair)
         if self.raw_hsts and b"strict-transport-security" not in present and ctx.secure:
             raw.append((b"strict-transport-security", self.raw_hsts))

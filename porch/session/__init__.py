@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
@@ -28,10 +28,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("porch.session")
 T = TypeVar("T")
 
+
+class HasCookies(Protocol):
+    """What ``SessionLayer.cookie_of`` needs of a request: ``ctx.cookies``, parsed on demand."""
+
+    @property
+    def cookies(self) -> dict[str, str]: ...
+
+
 FLASH = "$flash"
 # Verified cookies remembered per process (see SessionLayer.verify); about 1 MB when full.
 VERIFIED_COOKIES = 4096
+# Cookie headers remembered per process (see SessionLayer.cookie_of), each at most
+# COOKIE_HEADER_BYTES long: about 2.5 MB when full; a longer header is parsed every time.
+COOKIE_HEADERS = 4096
+COOKIE_HEADER_BYTES = 512
 MUTABLE = (dict, list)
+NUMBER = (int, float)  # a tuple: isinstance() with one is faster than with int | float
 
 
 def new_session_id() -> str:
@@ -48,6 +61,22 @@ class Session(MutableMapping[str, Any]):
     count as changed too: nothing is silently lost.
     """
 
+    __slots__ = (
+        "_changes",
+        "_data",
+        "_deleted",
+        "_meta",
+        "_snapshots",
+        "accessed",
+        "destroyed_key",
+        "had_cookie",
+        "id",
+        "key",
+        "now",
+        "replaced_key",
+        "stored_key",
+    )
+
     def __init__(
         self,
         entry: dict[str, Any] | None = None,
@@ -59,19 +88,25 @@ class Session(MutableMapping[str, Any]):
     ) -> None:
         self.now = time.time() if now is None else now
         self.had_cookie = had_cookie
-        self.id: str | None = session_id if entry is not None else None
-        if self.id and session_id:
-            self.key: str | None = key or session_key(session_id)
-        else:
-            self.key = None
-        self.stored_key = self.key  # the key the store holds this session under, if any
         self.accessed = False
         self.destroyed_key: str | None = None
         self.replaced_key: str | None = None  # set by regenerate()
-        self._data: dict[str, Any] = {}
-        self._meta: dict[str, Any] = {}
-        for name, value in (entry or {}).items():
-            (self._meta if name.startswith("$") else self._data)[name] = value
+        data: dict[str, Any] = {}
+        meta: dict[str, Any] = {}
+        if entry is not None and session_id:
+            self.id: str | None = session_id
+            self.key: str | None = key or session_key(session_id)
+        else:
+            self.id = self.key = None
+        if entry:
+            for name, value in entry.items():
+                if name[:1] == "$":  # porch's bookkeeping ($created, $seen, ...)
+                    meta[name] = value
+                else:
+                    data[name] = value
+        self.stored_key = self.key  # the key the store holds this session under, if any
+        self._data = data
+        self._meta = meta
         self._changes: dict[str, Any] = {}
         self._deleted: set[str] = set()
         self._snapshots: dict[str, bytes] = {}
@@ -228,7 +263,7 @@ def is_expired(entry: dict[str, Any], now: float, *, max_age: int, absolute_max_
     """Idle or absolute lifetime passed: the store's TTL should have dropped it; check anyway."""
     created = entry.get(CREATED)
     seen = entry.get(SEEN, created)
-    if not isinstance(created, int | float) or not isinstance(seen, int | float):
+    if not isinstance(created, NUMBER) or not isinstance(seen, NUMBER):
         return True  # no bookkeeping: not an entry porch wrote
     return now - created >= absolute_max_age or now - seen >= max_age
 
@@ -239,7 +274,7 @@ def entry_size(session: Session, changes: dict[str, Any], deleted: set[str]) -> 
     One ``orjson.dumps`` of the whole entry; only when that fails is each value
     encoded on its own, so the error names the key that is not JSON.
     """
-    entry = {**session.entry(), **changes}
+    entry = {**session._data, **session._meta, **changes}  # session.entry(), then the changes
     for name in deleted:
         entry.pop(name, None)
     try:
@@ -251,7 +286,7 @@ def entry_size(session: Session, changes: dict[str, Any], deleted: set[str]) -> 
 def should_touch(session: Session, now: float, *, max_age: int) -> bool:
     """Slide the expiry without a store write on every request: at most once per max_age/10."""
     seen = session.peek_internal(SEEN)
-    return not isinstance(seen, int | float) or now - seen >= max_age / 10
+    return not isinstance(seen, NUMBER) or now - seen >= max_age / 10
 
 
 def vary_on_cookie(raw: list[tuple[bytes, bytes]]) -> None:
@@ -306,6 +341,29 @@ class SessionLayer:
         # that bound every call themselves skip it (see bounds_its_own_calls).
         self.self_bounded = bounds_its_own_calls(store)
         self.verified: dict[str, tuple[str, str]] = {}  # see verify()
+        self.cookie_headers: dict[bytes, str] = {}  # see cookie_of()
+
+    def cookie_of(self, header: bytes | None, request: HasCookies) -> str | None:
+        """The session cookie a request carries, given its raw ``Cookie`` header.
+
+        Parsing a Cookie header costs more than everything else porch does with
+        the cookie, and a browser sends the same header on every request. So a
+        header whose session cookie verified is remembered (bounded, oldest out
+        first, short headers only) with that cookie: the next request with the
+        same bytes skips the parse. Any other header is parsed as ``ctx.cookies``
+        parses it; the answer is the same either way.
+        """
+        if header is None:
+            return None
+        known = self.cookie_headers.get(header)
+        if known is not None:
+            return known
+        cookie = request.cookies.get(self.cookie.name)
+        if cookie and len(header) <= COOKIE_HEADER_BYTES and self.verify(cookie) is not None:
+            if len(self.cookie_headers) >= COOKIE_HEADERS:
+                del self.cookie_headers[next(iter(self.cookie_headers))]
+            self.cookie_headers[header] = cookie
+        return cookie
 
     def verify(self, cookie: str) -> tuple[str, str] | None:
         """The session id a signed cookie carries and its store key, or None when forged.
@@ -330,7 +388,7 @@ class SessionLayer:
     async def load(self, cookie: str | None) -> Session:
         """The visitor's session; a missing, tampered, unknown or expired one is a new one."""
         now = time.time()
-        verified = self.verify(cookie) if cookie else None
+        verified = (self.verified.get(cookie) or self.verify(cookie)) if cookie else None
         if verified is None:  # no cookie, or a bad signature: no store round trip
             return Session(now=now, had_cookie=cookie is not None)
         session_id, key = verified
@@ -392,11 +450,12 @@ class SessionLayer:
 
     def ttl(self, session: Session, now: float) -> int:
         """Idle lifetime, cut short by the absolute one: the store drops it at the earlier."""
-        return whole_seconds(min(self.max_age, self.remaining_lifetime(session, now)))
+        remaining = self.remaining_lifetime(session, now)
+        return self.max_age if remaining >= self.max_age else whole_seconds(remaining)
 
     def remaining_lifetime(self, session: Session, now: float) -> float:
-        created = session.peek_internal(CREATED)
-        created = created if isinstance(created, int | float) else now
+        created = session._meta.get(CREATED)  # session.peek_internal(CREATED), without the call
+        created = created if isinstance(created, NUMBER) else now
         return created + self.absolute_max_age - now
 
     def check_size(self, session: Session, changes: dict[str, Any], deleted: set[str]) -> None:

@@ -9,38 +9,69 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ...errors import ConfigError
-from .base import (
-    CREATED,
-    SEEN,
-    USER,
-    SessionInfo,
-    Store,
-    decode_fields,
-    decode_value,
-    encode_changes,
-    user_key,
-)
+from .base import CREATED, SEEN, USER, SessionInfo, Store, encode_changes, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
 
 
-@dataclass
 class _Entry:
-    fields: dict[str, bytes]
-    expires_at: float
-    user: str | None = None
+    """One session: its fields as JSON values, and their encoding, made when first loaded.
+
+    The fields are the store's own copy, never handed out: ``load`` decodes the
+    encoding into fresh objects, so a caller mutating what it loaded (or a value
+    it saved) cannot change what the store holds. A session read on every
+    request and written rarely is encoded once per write, not once per read.
+    """
+
+    __slots__ = ("encoded", "expires_at", "fields", "user")
+
+    def __init__(self, fields: dict[str, Any], expires_at: float) -> None:
+        self.fields = fields
+        self.encoded: bytes | None = None  # orjson.dumps(fields), or None since the last write
+        self.expires_at = expires_at
+        self.user: str | None = None
+
+    def decoded(self) -> dict[str, Any]:
+        """A fresh copy of the fields: one ``orjson.loads`` of the cached encoding."""
+        if self.encoded is None:
+            self.encoded = orjson.dumps(self.fields)
+        fields: dict[str, Any] = orjson.loads(self.encoded)
+        return fields
+
+    def update(self, values: dict[str, Any], deleted: Collection[str] = ()) -> None:
+        self.fields.update(values)
+        for name in deleted:
+            self.fields.pop(name, None)
+        self.encoded = None
+
+
+def as_json(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes as JSON gives them back (a tuple comes back a list), as Redis would.
+
+    One ``orjson.dumps`` and one ``orjson.loads`` for all the fields; a value
+    that is not JSON raises ``UnserializableValue`` naming its key, before
+    anything is written.
+    """
+    try:
+        values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
+    except TypeError:
+        encode_changes(changes)  # raises UnserializableValue for the first bad value
+        raise
+    return values
 
 
 class MemoryStore(Store):
     """Sessions in a bounded, least-recently-used dict.
 
-    Values are serialised on ``save`` exactly as the Redis and SQLite stores do,
-    so a value that is not JSON fails in development, not first in production.
+    Values go through JSON on ``save`` exactly as with the Redis and SQLite
+    stores, so a value that is not JSON fails in development, not first in
+    production, and what ``load`` returns is what those stores would return.
     At most ``max_entries`` sessions are kept; beyond that the least recently
     used is evicted, so a flood of new visitors cannot exhaust memory. Expired
     entries are dropped on access and swept a few at a time on every write.
@@ -70,34 +101,35 @@ class MemoryStore(Store):
         if entry is None:
             return None
         self._entries.move_to_end(key)
-        return decode_fields(entry.fields, key=key)
+        return entry.decoded()
 
     async def save(
         self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
     ) -> None:
-        encoded = encode_changes(changes)
+        values = as_json(changes)
         now = time.time()
         entry = self._live(key, now)
         if entry is None:
             if CREATED not in changes:
                 return  # destroyed or expired meanwhile: logout is final
-            entry = self._entries[key] = _Entry(fields={}, expires_at=0.0)
-        entry.fields.update(encoded)
-        for name in deleted:
-            entry.fields.pop(name, None)
+            entry = self._entries[key] = _Entry({}, 0.0)
+        entry.update(values, deleted)
         entry.expires_at = now + ttl
         if USER in changes:
             self._index(key, entry, changes[USER])
-        self._entries.move_to_end(key)
-        self._sweep(now)
-        self._evict_beyond_cap()
+        entries = self._entries
+        entries.move_to_end(key)
+        if entries[next(iter(entries))].expires_at <= now:  # the oldest expired: sweep
+            self._sweep(now)
+        if len(entries) > self.max_entries:
+            self._evict_beyond_cap()
 
     async def touch(self, key: str, ttl: int) -> None:
         now = time.time()
         entry = self._live(key, now)
         if entry is not None:
             entry.expires_at = now + ttl
-            entry.fields[SEEN] = encode_changes({SEEN: now})[SEEN]
+            entry.update({SEEN: now})
             self._entries.move_to_end(key)
 
     async def destroy(self, key: str) -> None:
@@ -127,8 +159,8 @@ class MemoryStore(Store):
         for key in list(self._users.get(user_key(user), ())):
             entry = self._live(key, now)
             if entry is not None:
-                created = decode_value(entry.fields.get(CREATED, b"0"), key=key)
-                seen = decode_value(entry.fields.get(SEEN, b"0"), key=key)
+                created = entry.fields.get(CREATED, 0)
+                seen = entry.fields.get(SEEN, 0)
                 infos.append(SessionInfo(key=key, created=created, last_seen=seen))
         return sorted(infos, key=lambda info: info.created)
 
@@ -170,8 +202,8 @@ class MemoryStore(Store):
         for _ in range(SWEEP_BATCH):
             if not entries:
                 return
-            key, entry = next(iter(entries.items()))
-            if entry.expires_at > now:
+            key = next(iter(entries))
+            if entries[key].expires_at > now:
                 return
             self._drop(key)
 
