@@ -230,12 +230,12 @@ class App:
                 if route_ran:
                     continue
                 params = item.match(method, path)
-                if params is None or not item.admits(ctx):
+                if params is None or (item.where is not None and not item.admits(ctx)):
                     continue
                 route_ran = True
                 ctx.params = params
                 for step in item.handlers:
-                    result = step.function(ctx) if step.runs_here(ctx) else await step(ctx)
+                    result = step.function(ctx) if step.direct else await step(ctx)
                     if result is not None:
                         return to_response(result, ctx)
             else:

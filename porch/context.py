@@ -77,6 +77,23 @@ def group(pairs: Any) -> dict[str, Any]:
     return result
 
 
+class _NoSession:
+    """``ctx.session`` before porch set one: sessions are off for this app.
+
+    A descriptor with ``__get__`` only, so the session porch sets is a plain
+    instance attribute, read like any other (handlers read it several times a
+    request); this only answers while none is set.
+    """
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        raise RuntimeError(
+            "ctx.session is not available: sessions are turned off (session=False or "
+            "SESSION=false). Remove that option to use sessions."
+        )
+
+
 class AppContext:
     """What every ``ctx`` has, for HTTP requests and socket events alike.
 
@@ -84,7 +101,11 @@ class AppContext:
     """
 
     app: App
-    _session: Session | None
+    if TYPE_CHECKING:
+        session: Session
+        """The visitor's session (a mutable mapping of JSON values)."""
+    else:
+        session = _NoSession()
 
     @property
     def options(self) -> Options:
@@ -100,20 +121,6 @@ class AppContext:
     def log(self) -> logging.Logger:
         """The app's logger (standard ``logging``, name ``porch.app``)."""
         return self.app.log
-
-    @property
-    def session(self) -> Session:
-        """The visitor's session (a mutable mapping of JSON values)."""
-        if self._session is None:
-            raise RuntimeError(
-                "ctx.session is not available: sessions are turned off (session=False or "
-                "SESSION=false). Remove that option to use sessions."
-            )
-        return self._session
-
-    @session.setter
-    def session(self, session: Session) -> None:
-        self._session = session
 
 
 class Context(AppContext):
@@ -131,7 +138,6 @@ class Context(AppContext):
         self.path: str = scope["path"]
         self.params: dict[str, str] = {}
         self.error: BaseException | None = None
-        self._session: Session | None = None
         self._body: bytes = b""
         self._form: FormData | None = None
 

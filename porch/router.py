@@ -34,7 +34,7 @@ class Step:
     other host the step passes (returns None) without running.
     """
 
-    __slots__ = ("function", "inline", "is_async", "where")
+    __slots__ = ("direct", "function", "inline", "is_async", "where")
 
     def __init__(self, function: Handler, *, where: Subdomain | None = None) -> None:
         if not callable(function):
@@ -50,12 +50,14 @@ class Step:
         # (porch/inline.py); any other runs in a worker thread.
         self.inline = not self.is_async and runs_inline(function)
         self.where = where
+        # The caller may call ``function(ctx)`` directly, skipping ``__call__``: an
+        # inline function for any host, whose result is never awaitable
+        # (porch/inline.py admits no call that could return one).
+        self.direct = self.inline and where is None
 
     def runs_here(self, ctx: Context) -> bool:
-        """True when the caller may call ``function(ctx)`` directly, skipping ``__call__``:
-        an inline function for any host, whose result is never awaitable (porch/inline.py
-        admits no call that could return one)."""
-        return self.inline and self.where is None
+        """True when the caller may call ``function(ctx)`` directly (see ``direct``)."""
+        return self.direct
 
     async def __call__(self, ctx: Context) -> Any:
         """Run it; a sync function that might block runs in a worker thread, so it
@@ -142,7 +144,8 @@ class Route:
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters when this route answers the request, else None."""
-        if not self.matches_method(method):
+        wanted = self.method  # self.matches_method(method), inlined: it runs per route and request
+        if wanted is not None and wanted != method and (method != "HEAD" or wanted != "GET"):
             return None
         if self.path == "*":
             return {}

@@ -193,7 +193,8 @@ class SocketContext(AppContext):
         self.io = io
         self.scope = connection.scope
         self.error: BaseException | None = None
-        self._session = session
+        if session is not None:  # else ctx.session says that sessions are off
+            self.session = session
 
     @cached_property
     def headers(self) -> Headers:

@@ -134,7 +134,8 @@ class Session(MutableMapping[str, Any]):
                 "'$' marks the fields porch keeps for itself."
             )
         self.accessed = True
-        self._ensure_id()
+        if self.id is None:
+            self._ensure_id()
         self._data[name] = value
         self._changes[name] = value
         self._deleted.discard(name)
