@@ -111,6 +111,7 @@ class App:
         self.security_headers = SecurityHeaders(options.security, production=options.production)
         self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
         self.body_limit = options.body_limit
+        self.trusts_proxy = options.trust_proxy not in (False, 0)
         self._templates: Environment | None = None
         self._store_open = False
         self.compress = options.compress
@@ -164,7 +165,8 @@ class App:
     # --- one request ---
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
+        logs_access = self.access_log.isEnabledFor(logging.INFO)
+        started = time.perf_counter() if logs_access else 0.0
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
         ready = type(response) is ReadyResponse  # porch's own headers only, body in hand
@@ -177,12 +179,11 @@ class App:
         finally:
             if ctx.has_form():  # uploads to close; otherwise nothing to await
                 await ctx.close()
-            self.log_access(ctx, response.status_code, started)
+            if logs_access:
+                self.log_access(ctx, response.status_code, started)
 
     def log_access(self, ctx: Context, status: int, started: float) -> None:
         """One line per request on ``porch.access`` (INFO); the fields also ride as extras."""
-        if not self.access_log.isEnabledFor(logging.INFO):
-            return
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.access_log.info(
             "%s %s %d %.1fms",
@@ -209,14 +210,16 @@ class App:
             if ctx.has_body():
                 await ctx.receive_body(self.body_limit)
             sessions = self.sessions
-            if sessions is not None:
-                cookie = sessions.cookie_of(raw_header(ctx.scope, b"cookie"), ctx)
-                ctx.session = await sessions.load(cookie)
-                if self.csrf:
-                    check_csrf(ctx)
+            if sessions is None:
+                return await self.run_chain(ctx)
+            cookie = sessions.cookie_of(raw_header(ctx.scope, b"cookie"), ctx)
+            ctx.session = await sessions.load(cookie)
+            if self.csrf:
+                check_csrf(ctx)
             response = await self.run_chain(ctx)
-            if self.sessions is not None:
-                await self.sessions.commit(ctx.session, response.raw_headers, https=ctx.secure)
+            # ctx.secure, without its lookups when no proxy is trusted (the usual case)
+            https = ctx.scope.get("scheme") == "https" or (self.trusts_proxy and ctx.secure)
+            await sessions.commit(ctx.session, response.raw_headers, https=https)
             return response
         except Exception as exc:
             return await self.fail(ctx, exc)

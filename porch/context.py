@@ -130,6 +130,11 @@ class Context(AppContext):
     for anything porch does not wrap.
     """
 
+    # Until a request sets them (class-level defaults: one request in many does).
+    error: BaseException | None = None
+    _body: bytes = b""
+    _form: FormData | None = None
+
     def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
@@ -137,9 +142,6 @@ class Context(AppContext):
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.params: dict[str, str] = {}
-        self.error: BaseException | None = None
-        self._body: bytes = b""
-        self._form: FormData | None = None
 
     @lazy
     def headers(self) -> Headers:
@@ -244,7 +246,7 @@ class Context(AppContext):
         return self._form is not None
 
     def is_from_trusted_proxy(self) -> bool:
-        trust = self.options.trust_proxy
+        trust = self.app.options.trust_proxy
         if trust is False or trust == 0:
             return False
         if isinstance(trust, tuple):

@@ -44,6 +44,7 @@ VERIFIED_COOKIES = 4096
 COOKIE_HEADERS = 4096
 COOKIE_HEADER_BYTES = 512
 MUTABLE = (dict, list)
+MISSING: Any = object()
 NUMBER = (int, float)  # a tuple: isinstance() with one is faster than with int | float
 
 
@@ -116,16 +117,24 @@ class Session(MutableMapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         self.accessed = True
         value = self._data[name]
-        if isinstance(value, MUTABLE) and name not in self._changes and name not in self._snapshots:
-            self._snapshots[name] = orjson.dumps(value)
+        if isinstance(value, MUTABLE):
+            self._snapshot(name, value)
         return value
 
     def get(self, name: str, default: Any = None) -> Any:
         """``ctx.session.get('views', 0)``: as Mapping.get, without raising KeyError inside."""
-        if name in self._data:
-            return self[name]
         self.accessed = True
-        return default
+        value = self._data.get(name, MISSING)
+        if value is MISSING:
+            return default
+        if isinstance(value, MUTABLE):
+            self._snapshot(name, value)
+        return value
+
+    def _snapshot(self, name: str, value: Any) -> None:
+        """Remember a mutable value as read, so a change made in place is saved too."""
+        if name not in self._changes and name not in self._snapshots:
+            self._snapshots[name] = orjson.dumps(value)
 
     def __setitem__(self, name: str, value: Any) -> None:
         if not isinstance(name, str) or name.startswith("$"):
@@ -240,11 +249,12 @@ class Session(MutableMapping[str, Any]):
 
     def pending(self) -> tuple[dict[str, Any], set[str]]:
         """What to write: the explicit changes plus values that were mutated in place."""
-        changes = dict(self._changes)
-        for name, snapshot in self._snapshots.items():
-            if name in self._data and orjson.dumps(self._data[name]) != snapshot:
-                changes[name] = self._data[name]
-        return changes, set(self._deleted)
+        changes = self._changes.copy()
+        if self._snapshots:
+            for name, snapshot in self._snapshots.items():
+                if name in self._data and orjson.dumps(self._data[name]) != snapshot:
+                    changes[name] = self._data[name]
+        return changes, self._deleted.copy()
 
     def entry(self) -> dict[str, Any]:
         """The whole entry, user keys and porch's fields: what regenerate() moves."""
@@ -418,32 +428,33 @@ class SessionLayer:
         """
         now = session.now
         changes, deleted = session.pending()
-        if session.id is not None and (changes or deleted):
+        key = session.key
+        changed = key is not None and bool(changes or deleted)
+        if changed:
             self.check_size(session, changes, deleted)
         secure = self.cookie.secure or https
         if session.destroyed_key is not None:
             await self.call(self.store.destroy(session.destroyed_key))
-        if session.replaced_key is not None and session.id is not None and session.key is not None:
+        if session.replaced_key is not None and session.id is not None and key is not None:
             entry = {**session.entry(), **changes, SEEN: now}
             for name in deleted:
                 entry.pop(name, None)
             await self.call(
-                self.store.regenerate(
-                    session.replaced_key, session.key, entry, self.ttl(session, now)
-                )
+                self.store.regenerate(session.replaced_key, key, entry, self.ttl(session, now))
             )
             cookie = self.cookie_for(session, session.id, now, secure=secure)
             headers.append((b"set-cookie", cookie.encode("latin-1")))
-        elif (changes or deleted) and session.id is not None and session.key is not None:
+        elif changed:
+            assert key is not None and session.id is not None  # a key comes with an id
             changes[SEEN] = now
-            saving = self.store.save(session.key, changes, deleted, self.ttl(session, now))
+            saving = self.store.save(key, changes, deleted, self.ttl(session, now))
             await (saving if self.self_bounded else self.call(saving))
-            if session.is_new:
+            if session.stored_key is None:  # session.is_new: the browser needs the cookie
                 cookie = self.cookie_for(session, session.id, now, secure=secure)
                 headers.append((b"set-cookie", cookie.encode("latin-1")))
-        elif session.key is not None and should_touch(session, now, max_age=self.max_age):
-            await self.call(self.store.touch(session.key, self.ttl(session, now)))
-        if session.key is None and (session.had_cookie or session.destroyed_key is not None):
+        elif key is not None and should_touch(session, now, max_age=self.max_age):
+            await self.call(self.store.touch(key, self.ttl(session, now)))
+        if key is None and (session.had_cookie or session.destroyed_key is not None):
             # logged out, stale or tampered: the browser forgets the cookie
             headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode("latin-1")))
         if session.accessed:

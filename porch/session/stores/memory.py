@@ -45,9 +45,11 @@ class _Entry:
         return fields
 
     def update(self, values: dict[str, Any], deleted: Collection[str] = ()) -> None:
-        self.fields.update(values)
-        for name in deleted:
-            self.fields.pop(name, None)
+        fields = self.fields
+        fields.update(values)
+        if deleted:
+            for name in deleted:
+                fields.pop(name, None)
         self.encoded = None
 
 
@@ -108,17 +110,18 @@ class MemoryStore(Store):
     ) -> None:
         values = as_json(changes)
         now = time.time()
+        entries = self._entries
         entry = self._live(key, now)
         if entry is None:
             if CREATED not in changes:
                 return  # destroyed or expired meanwhile: logout is final
-            entry = self._entries[key] = _Entry({}, 0.0)
-        entry.update(values, deleted)
-        entry.expires_at = now + ttl
+            entry = entries[key] = _Entry(values, now + ttl)  # values: a fresh dict, now its own
+        else:
+            entry.update(values, deleted)
+            entry.expires_at = now + ttl
+            entries.move_to_end(key)
         if USER in changes:
             self._index(key, entry, changes[USER])
-        entries = self._entries
-        entries.move_to_end(key)
         if entries[next(iter(entries))].expires_at <= now:  # the oldest expired: sweep
             self._sweep(now)
         if len(entries) > self.max_entries:
