@@ -169,7 +169,7 @@ class App:
         started = time.perf_counter() if logs_access else 0.0
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
-        ready = type(response) is ReadyResponse  # porch's own headers only, body in hand
+        ready = isinstance(response, ReadyResponse)  # porch's own headers only, body in hand
         self.security_headers.add_to(response.raw_headers, ctx, fresh=ready)
         try:
             if self.compress and not (ready and small(response)) and accepts_gzip(scope):
