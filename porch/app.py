@@ -374,8 +374,11 @@ def freeze_startup_objects() -> None:
 _startup_frozen = False
 
 
-def small(response: ReadyResponse) -> bool:
-    """Too small to be worth compressing: GZipMiddleware would send it as it is."""
+def small(response: Response) -> bool:
+    """Too small to be worth compressing: GZipMiddleware would send it as it is.
+
+    Only for a reply whose body is in hand (a ``ReadyResponse``).
+    """
     return len(response.body) < COMPRESS_MIN_SIZE
 
 
