@@ -351,6 +351,9 @@ class SessionLayer:
         # A timeout scope costs several microseconds, twice a request; stores
         # that bound every call themselves skip it (see bounds_its_own_calls).
         self.self_bounded = bounds_its_own_calls(store)
+        # The built-in memory store never waits: its loads and saves are called
+        # directly, without a coroutine each (not a subclass: it may override them).
+        self.memory = store if type(store) is MemoryStore else None
         self.verified: dict[str, tuple[str, str]] = {}  # see verify()
         self.cookie_headers: dict[bytes, str] = {}  # see cookie_of()
 
@@ -404,8 +407,11 @@ class SessionLayer:
             return Session(now=now, had_cookie=cookie is not None)
         session_id, key = verified
         try:
-            loading = self.store.load(key)
-            entry = await (loading if self.self_bounded else self.call(loading))
+            if self.memory is not None:
+                entry = self.memory.load_now(key)
+            else:
+                loading = self.store.load(key)
+                entry = await (loading if self.self_bounded else self.call(loading))
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
@@ -447,8 +453,11 @@ class SessionLayer:
         elif changed:
             assert key is not None and session.id is not None  # a key comes with an id
             changes[SEEN] = now
-            saving = self.store.save(key, changes, deleted, self.ttl(session, now))
-            await (saving if self.self_bounded else self.call(saving))
+            if self.memory is not None:
+                self.memory.save_now(key, changes, deleted, self.ttl(session, now))
+            else:
+                saving = self.store.save(key, changes, deleted, self.ttl(session, now))
+                await (saving if self.self_bounded else self.call(saving))
             if session.stored_key is None:  # session.is_new: the browser needs the cookie
                 cookie = self.cookie_for(session, session.id, now, secure=secure)
                 headers.append((b"set-cookie", cookie.encode("latin-1")))

@@ -99,6 +99,10 @@ class MemoryStore(Store):
         return len(self._entries)
 
     async def load(self, key: str) -> dict[str, Any] | None:
+        return self.load_now(key)
+
+    def load_now(self, key: str) -> dict[str, Any] | None:
+        """``load`` without the coroutine: the memory store never waits (see SessionLayer)."""
         entry = self._live(key, time.time())
         if entry is None:
             return None
@@ -108,6 +112,12 @@ class MemoryStore(Store):
     async def save(
         self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
     ) -> None:
+        self.save_now(key, changes, deleted, ttl)
+
+    def save_now(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None:
+        """``save`` without the coroutine: the memory store never waits (see SessionLayer)."""
         values = as_json(changes)
         now = time.time()
         entries = self._entries
