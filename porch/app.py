@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import stat
-import sys
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -27,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .context import Context, raw_header
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
+from .logs import configure_logging, log_access
 from .options import Options, load_options, read_environment
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
@@ -38,27 +38,9 @@ from .socket import SocketHandler, SocketLayer
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-}
 COMPRESS_MIN_SIZE = 1024
 # A day: browsers ask for the favicon on every page, and a changed one still shows by tomorrow.
 FAVICON_CACHE = "public, max-age=86400"
-
-
-def configure_logging(level: str) -> logging.Logger:
-    """porch logs through ``logging``; give it a handler only when the program set none up."""
-    logger = logging.getLogger("porch")
-    logger.setLevel(LEVELS[level])
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s: %(message)s"))
-        logger.addHandler(handler)
-    return logger
 
 
 def build_store(options: Options) -> Store | None:
@@ -185,14 +167,7 @@ class App:
     def log_access(self, ctx: Context, status: int, started: float) -> None:
         """One line per request on ``porch.access`` (INFO); the fields also ride as extras."""
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self.access_log.info(
-            "%s %s %d %.1fms",
-            ctx.method,
-            ctx.url,
-            status,
-            elapsed_ms,
-            extra={"method": ctx.method, "url": ctx.url, "status": status, "ms": elapsed_ms},
-        )
+        log_access(self.access_log, ctx.method, ctx.url, status, elapsed_ms)
 
     async def respond(self, ctx: Context) -> Response:
         try:

@@ -17,10 +17,22 @@ else:
 
 # Variables porch reads; a value left on the machine (or by another test) must not leak in.
 PORCH_PREFIXES = ("SESSION", "SECURITY_")
-PORCH_NAMES = frozenset({
-    "PORT", "SECRET", "ENV", "PUBLIC", "VIEWS", "LOG", "COMPRESS", "TRUST_PROXY",
-    "BODY_LIMIT", "REDIS_URL", "FAVICON", "DOMAIN",
-})
+PORCH_NAMES = frozenset(
+    {
+        "PORT",
+        "SECRET",
+        "ENV",
+        "PUBLIC",
+        "VIEWS",
+        "LOG",
+        "COMPRESS",
+        "TRUST_PROXY",
+        "BODY_LIMIT",
+        "REDIS_URL",
+        "FAVICON",
+        "DOMAIN",
+    }
+)
 
 
 @pytest.fixture(autouse=True)

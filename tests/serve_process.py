@@ -43,16 +43,19 @@ def wait_until_answering(
 
 
 @contextmanager
-def serving(*arguments: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def serving(
+    *arguments: str, env: Mapping[str, str] | None = None, log_to: Path | None = None
+) -> Iterator[str]:
     """Start `porch serve ...` on a free port, wait until it answers; stop it by its PID.
 
     Its output goes to a file, not a pipe: nobody reads a pipe while the test
     runs, and a full one (an access line per request) would stall the server.
+    ``log_to`` names that file, for a test that reads it; else it is temporary.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="porch-serve-") as folder:
-        log = Path(folder) / "serve.log"
+        log = log_to or Path(folder) / "serve.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import re
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from porch import error, get, run
 from porch.context import Context
+from porch.logs import TurnBatchingHandler, log_access, only_handler
+
+if TYPE_CHECKING:
+    from tests.serve_process import serving
+else:  # pytest puts tests/ on sys.path
+    from serve_process import serving
 
 
 @get("/hello")
@@ -98,3 +110,98 @@ async def test_errors_are_still_logged_at_the_error_level(caplog: pytest.LogCapt
         assert (await api.get("/boom")).status == 500
     errors = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert len(errors) == 1 and "RuntimeError: boom" in errors[0].getMessage()
+
+
+# --- porch's own handler (porch/logs.py), for programs that configure no logging ---
+
+
+def batching_logger(name: str) -> tuple[logging.Logger, io.StringIO]:
+    """A porch-like pair: ``name`` holds porch's handler (on a StringIO), ``name.access`` logs."""
+    parent = logging.getLogger(name)
+    parent.setLevel(logging.INFO)
+    parent.propagate = False  # as if the root logger had no handler (pytest gives it one)
+    handler = TurnBatchingHandler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    parent.addHandler(handler)
+    return logging.getLogger(f"{name}.access"), stream
+
+
+async def test_lines_of_one_loop_turn_are_written_together_when_it_ends() -> None:
+    access, stream = batching_logger("batching-turn")
+    access.info("one")
+    access.info("two")
+    assert stream.getvalue() == ""  # still this turn
+    await asyncio.sleep(0)  # the turn ends
+    assert stream.getvalue() == "INFO:batching-turn.access: one\nINFO:batching-turn.access: two\n"
+
+
+async def test_a_warning_is_written_at_once_after_the_lines_before_it() -> None:
+    access, stream = batching_logger("batching-warning")
+    access.info("before")
+    access.warning("trouble")
+    assert stream.getvalue().splitlines() == [
+        "INFO:batching-warning.access: before",
+        "WARNING:batching-warning.access: trouble",
+    ]
+
+
+def test_outside_an_event_loop_each_line_is_written_at_once() -> None:
+    access, stream = batching_logger("batching-sync")
+    access.info("from a thread or a script")
+    assert stream.getvalue() == "INFO:batching-sync.access: from a thread or a script\n"
+
+
+async def test_the_direct_access_line_is_the_text_the_record_would_give() -> None:
+    access, stream = batching_logger("batching-direct")
+    handler = only_handler(access)
+    assert handler is not None and access.parent is not None
+    assert handler is access.parent.handlers[0]
+    log_access(access, "GET", "/cats?page=2", 200, 3.14159)
+    await asyncio.sleep(0)
+    direct = stream.getvalue()
+    stream.truncate(0)
+    stream.seek(0)
+    handler.addFilter(lambda record: True)  # a filter must see the record: no shortcut
+    assert only_handler(access) is None
+    log_access(access, "GET", "/cats?page=2", 200, 3.14159)
+    await asyncio.sleep(0)
+    assert (
+        direct == stream.getvalue() == "INFO:batching-direct.access: GET /cats?page=2 200 3.1ms\n"
+    )
+
+
+def test_any_other_handler_or_filter_on_the_way_gets_the_record() -> None:
+    access, _ = batching_logger("batching-others")
+    parent = access.parent
+    assert parent is not None and only_handler(access) is not None
+    access.addFilter(lambda record: True)
+    assert only_handler(access) is None
+    access.filters.clear()
+    parent.propagate = True  # the root logger has pytest's handler
+    assert only_handler(access) is None
+    parent.propagate = False
+    parent.handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    assert only_handler(access) is None
+
+
+def test_porch_serve_writes_access_lines_while_it_runs_and_flushes_them_at_exit(
+    isolated_environment: Path,
+) -> None:
+    (isolated_environment / "app.py").write_text(
+        "from porch import server, get\napp = server(get('/', lambda ctx: {'ok': True}))\n"
+    )
+    log = isolated_environment / "serve.log"
+    with serving("app:app", env={"LOG": "info"}, log_to=log) as url:
+        assert httpx.get(url + "/?first").status_code == 200
+        deadline = time.monotonic() + 10  # written when the loop turn ends, not at exit
+        while "GET /?first 200" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "INFO:porch.access: GET /?first 200 " in log.read_text()
+        for _ in range(20):
+            httpx.get(url + "/?more")
+    lines = [line for line in log.read_text().splitlines() if "GET /?more 200" in line]
+    assert len(lines) == 20
+    assert all(
+        re.fullmatch(r"INFO:porch\.access: GET /\?more 200 \d+\.\dms", line) for line in lines
+    )

@@ -8,9 +8,30 @@ import porch.testing
 
 # DESIGN.md §1.1, §1.2, §1.5, §1.8 and the error tree of STYLE.md §7.
 CONTRACT = {
-    "server", "get", "post", "put", "patch", "delete", "head", "error", "run",
-    "status", "send", "json", "redirect", "file", "download", "cookie", "header",
-    "content_type", "render", "socket", "ConfigError", "PorchError", "SessionError", "StoreError",
+    "server",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "error",
+    "run",
+    "status",
+    "send",
+    "json",
+    "redirect",
+    "file",
+    "download",
+    "cookie",
+    "header",
+    "content_type",
+    "render",
+    "socket",
+    "ConfigError",
+    "PorchError",
+    "SessionError",
+    "StoreError",
 }
 
 
@@ -23,15 +44,26 @@ def test_every_contract_name_imports_from_porch() -> None:
 def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
     assert porch.__all__ == sorted(porch.__all__)
     public = {
-        name for name in vars(porch)
+        name
+        for name in vars(porch)
         if not name.startswith("_") and not isinstance(getattr(porch, name), type(porch))
     }
     assert public == set(porch.__all__)
 
 
 def test_replies_are_also_in_porch_reply() -> None:
-    for name in ("status", "send", "json", "redirect", "file", "download", "cookie", "header",
-                 "content_type", "render"):
+    for name in (
+        "status",
+        "send",
+        "json",
+        "redirect",
+        "file",
+        "download",
+        "cookie",
+        "header",
+        "content_type",
+        "render",
+    ):
         assert getattr(porch.reply, name) is getattr(porch, name)
 
 

@@ -50,6 +50,8 @@ def test_programs_that_do_not_ask_for_html_still_get_the_readmes_json(logs: Path
     with serve_example("counter", logs) as app, httpx.Client(base_url=app.url) as client:
         assert client.get("/").json() == {"views": 1}  # as curl -b jar -c jar shows
         assert client.get("/").json() == {"views": 2}
-        assert client.get("/", headers={"Accept": "text/html"}).headers[
-            "content-type"
-        ].startswith("text/html")
+        assert (
+            client.get("/", headers={"Accept": "text/html"})
+            .headers["content-type"]
+            .startswith("text/html")
+        )

@@ -309,9 +309,11 @@ def test_the_count_climbs_across_two_workers(
 ) -> None:
     (isolated_environment / "app.py").write_text(COUNTER_APP)
     env = {"SECRET": SECRET}
-    env |= {"REDIS_URL": redis_server.url} if store == "redis" else {
-        "SESSION_STORE": f"sqlite:///{isolated_environment / 'sessions.db'}"
-    }
+    env |= (
+        {"REDIS_URL": redis_server.url}
+        if store == "redis"
+        else {"SESSION_STORE": f"sqlite:///{isolated_environment / 'sessions.db'}"}
+    )
     with serving("app:app", "--workers", "2", env=env) as url:
         views, workers = count_across_workers(url)
     assert views == list(range(1, len(views) + 1))
