@@ -67,8 +67,8 @@ UVICORN_FLAGS = [
     "--log-level",
     "warning",
 ]
-# Rounds added to the memory and SQLite sections: their ratios sit close to the
-# targets, and on a noisy 2-core machine one slow run out of two decides too much.
+# Rounds added to the memory, SQLite and scale sections: their ratios sit close to
+# the targets, and on a noisy 2-core machine one slow run out of two decides too much.
 CLOSE_CALL_ROUNDS = 1
 # Variables that could point an app at a store we did not start (e.g. the shared Redis).
 STORE_VARIABLES = ("REDIS_URL", "SESSION_STORE", "SECRET", "SESSION_SECRET", "ENV", "PORT")
@@ -673,7 +673,7 @@ def run_scale(settings: Settings, empty_redis: RedisServer, scratch: Path) -> li
             ),
         ]
         (scratch / "sqlite-empty").mkdir()
-        for round_number in range(1, settings.rounds + 1):
+        for round_number in range(1, settings.rounds + CLOSE_CALL_ROUNDS + 1):
             for workers in settings.workers:
                 for full_name, empty_name, app, full, empty in cases:
                     pair = [(empty_name, empty), (full_name, full)]
@@ -1112,9 +1112,10 @@ def write_report(
         f"- Command: `{command}`"
         + (" (the quick pass: numbers are rougher)" if settings.quick else ""),
         f"- Each app: `{settings.wrk_command}`, after a {settings.warmup} s warm-up; "
-        f"{settings.rounds} round(s) ({settings.rounds + CLOSE_CALL_ROUNDS} for memory and "
-        "SQLite, whose ratios are the closest calls), the app order reversed in every other "
-        "round; each table keeps an app's best run (highest req/s) and lists every run.",
+        f"{settings.rounds} round(s) ({settings.rounds + CLOSE_CALL_ROUNDS} for memory, "
+        "SQLite and scale, whose ratios are the closest calls), the app order reversed in "
+        "every other round; each table keeps an app's best run (highest req/s) and lists "
+        "every run.",
         "- Servers: uvicorn with `--loop uvloop --http httptools --no-access-log "
         "--log-level warning` and `--workers N`; aiohttp, which is not ASGI, on its own "
         "server with uvloop, N processes accepting on one socket.",
