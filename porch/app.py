@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from .context import Context, raw_header
+from .context import BODY_METHODS, Context, cookie_and_body
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
 from .logs import configure_logging, log_access
 from .options import Options, load_options, read_environment
@@ -182,13 +182,13 @@ class App:
                     return static
             if not self._store_open:
                 await self.open()
-            if ctx.has_body():
+            cookie_header, announces_body = cookie_and_body(ctx.scope)
+            if announces_body or ctx.method in BODY_METHODS:
                 await ctx.receive_body(self.body_limit)
             sessions = self.sessions
             if sessions is None:
                 return await self.run_chain(ctx)
-            cookie = sessions.cookie_of(raw_header(ctx.scope, b"cookie"), ctx)
-            ctx.session = await sessions.load(cookie)
+            ctx.session = await sessions.load(sessions.cookie_of(cookie_header, ctx))
             if self.csrf:
                 check_csrf(ctx)
             response = await self.run_chain(ctx)

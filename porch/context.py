@@ -63,6 +63,7 @@ else:
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods whose body porch always receives, announced or not."""
 
 
 def group(pairs: Any) -> dict[str, Any]:
@@ -257,12 +258,7 @@ class Context(AppContext):
     # --- the body, received before the middleware run ---
 
     def has_body(self) -> bool:
-        if self.method in BODY_METHODS:
-            return True
-        for name, value in self.scope["headers"]:  # a GET rarely has either header
-            if (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
-                return True
-        return False
+        return self.method in BODY_METHODS or cookie_and_body(self.scope)[1]
 
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
@@ -303,6 +299,23 @@ class Context(AppContext):
         """Close uploaded files' temporary storage."""
         if self._form is not None:
             await self._form.close()
+
+
+def cookie_and_body(scope: Scope) -> tuple[bytes | None, bool]:
+    """The first Cookie header, and whether a body is announced, in one pass over the headers.
+
+    Every request needs both before the handlers run (the session, the body);
+    a GET rarely announces a body, but may (Content-Length, Transfer-Encoding).
+    """
+    cookie = None
+    body = False
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            if cookie is None:
+                cookie = value
+        elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
+            body = True
+    return cookie, body
 
 
 def raw_header(scope: Scope, name: bytes) -> bytes | None:

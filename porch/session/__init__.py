@@ -270,7 +270,7 @@ class Session(MutableMapping[str, Any]):
         self.key = session_key(session_id)
 
 
-def is_expired(entry: dict[str, Any], now: float, *, max_age: int, absolute_max_age: int) -> bool:
+def is_expired(entry: dict[str, Any], now: float, max_age: int, absolute_max_age: int) -> bool:
     """Idle or absolute lifetime passed: the store's TTL should have dropped it; check anyway."""
     created = entry.get(CREATED)
     seen = entry.get(SEEN, created)
@@ -415,9 +415,7 @@ class SessionLayer:
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
-        if entry is None or is_expired(
-            entry, now, max_age=self.max_age, absolute_max_age=self.absolute_max_age
-        ):
+        if entry is None or is_expired(entry, now, self.max_age, self.absolute_max_age):
             return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
         return Session(entry, session_id=session_id, key=key, now=now, had_cookie=True)
 
