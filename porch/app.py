@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import stat
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,7 @@ from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .socket import SocketHandler, SocketLayer
+from .static import PublicFolder
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -88,7 +88,7 @@ class App:
         self.session_cookie = options.session.cookie.name if options.session else ""
         self.sockets = SocketLayer(self, socket_handlers) if socket_handlers else None
         self.csrf = options.security.csrf and self.sessions is not None
-        self.static = self._static_files(options.public)
+        self.static = self._public_folder(options.public)
         self.guard = RequestGuard(options.security)
         self.security_headers = SecurityHeaders(options.security, production=options.production)
         self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
@@ -177,7 +177,7 @@ class App:
                 if favicon is not None:
                     return favicon
             if self.static is not None and ctx.method in ("GET", "HEAD"):
-                static = self.serve_static(ctx.scope)
+                static = self.static.response(ctx.scope)
                 if static is not None:
                     return static
             if not self._store_open:
@@ -260,21 +260,10 @@ class App:
 
     # --- static files and templates ---
 
-    def _static_files(self, public: str | None) -> StaticFiles | None:
+    def _public_folder(self, public: str | None) -> PublicFolder | None:
         if public is None or not Path(public).is_dir():
             return None
-        return StaticFiles(directory=public)
-
-    def serve_static(self, scope: Scope) -> Response | None:
-        """A file of ``public`` when the path names one; never a path outside the folder."""
-        assert self.static is not None
-        path = scope["path"].lstrip("/")
-        if not path or path.endswith("/"):
-            return None
-        full_path, found = self.static.lookup_path(os.path.normpath(path))
-        if found is None or not stat.S_ISREG(found.st_mode):
-            return None
-        return self.static.file_response(full_path, found, scope)
+        return PublicFolder(public)
 
     def serve_favicon(self, ctx: Context) -> Response | None:
         """The ``favicon`` option's file at /favicon.ico, cached a day and revalidated by ETag."""
