@@ -1081,8 +1081,8 @@ READING = [
     "- **Memory vs hello world.** The hello world answers with no work of its own. Most "
     "of its time is the two `write()` system calls uvicorn makes per response (headers, "
     "then body), which porch pays too. On top of that, porch reads and verifies the "
-    "cookie, loads and saves the session (JSON per field, expiry), adds the security "
-    "headers, routes, and builds the reply. The profile of that run is below.",
+    "cookie, loads and saves the session (JSON in and out, expiry, the size cap), adds the "
+    "security headers, routes, and builds the reply. The profile of that run is below.",
     "- **SQLite, 2 workers.** Two processes share one file and take turns on its write "
     "lock. Those runs vary more than the others from one run to the next, so compare "
     "their per-run figures, not just the best.",
