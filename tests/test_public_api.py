@@ -6,6 +6,19 @@ import porch
 import porch.reply
 import porch.testing
 
+# DESIGN.md §1.2: the reply helpers, importable from porch and from porch.reply.
+REPLIES = (
+    "status",
+    "send",
+    "json",
+    "redirect",
+    "file",
+    "download",
+    "cookie",
+    "header",
+    "content_type",
+    "render",
+)
 # DESIGN.md §1.1, §1.2, §1.5, §1.8 and the error tree of STYLE.md §7.
 CONTRACT = {
     "server",
@@ -17,16 +30,7 @@ CONTRACT = {
     "head",
     "error",
     "run",
-    "status",
-    "send",
-    "json",
-    "redirect",
-    "file",
-    "download",
-    "cookie",
-    "header",
-    "content_type",
-    "render",
+    *REPLIES,
     "socket",
     "ConfigError",
     "PorchError",
@@ -52,18 +56,7 @@ def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
 
 
 def test_replies_are_also_in_porch_reply() -> None:
-    for name in (
-        "status",
-        "send",
-        "json",
-        "redirect",
-        "file",
-        "download",
-        "cookie",
-        "header",
-        "content_type",
-        "render",
-    ):
+    for name in REPLIES:
         assert getattr(porch.reply, name) is getattr(porch, name)
 
 
