@@ -51,14 +51,14 @@ class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.own_formatter = logging.Formatter(FORMAT)
         self.setFormatter(self.own_formatter)
         self.pending: list[str] = []
-        self.scheduled = False
+        self.flush_loop: asyncio.AbstractEventLoop | None = None  # where a flush is pending
 
     def add_line(self, line: str) -> None:
         """A line already formatted as this handler would format its record (see log_access)."""
         self.acquire()
         try:
             self.pending.append(line + self.terminator)
-            if not (self.scheduled or self.schedule_flush()):
+            if not self.flush_pending():
                 self.flush()
         finally:
             self.release()
@@ -66,7 +66,7 @@ class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.pending.append(self.format(record) + self.terminator)
-            if record.levelno < logging.WARNING and (self.scheduled or self.schedule_flush()):
+            if record.levelno < logging.WARNING and self.flush_pending():
                 return
             self.flush()
         except RecursionError:
@@ -74,20 +74,28 @@ class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
-    def schedule_flush(self) -> bool:
-        """Flush when this event-loop turn ends; False outside the loop's thread."""
+    def flush_pending(self) -> bool:
+        """Whether a flush will run when this event-loop turn ends, scheduling one if needed.
+
+        False outside an event loop's thread with none pending: write now. A
+        flush pending on a loop that has since closed never runs, so it does
+        not count (the next app, or test, runs its own loop).
+        """
+        loop = self.flush_loop
+        if loop is not None and not loop.is_closed():
+            return True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
         loop.call_soon(self.flush)
-        self.scheduled = True
+        self.flush_loop = loop
         return True
 
     def flush(self) -> None:
         self.acquire()
         try:
-            self.scheduled = False
+            self.flush_loop = None
             if self.pending:
                 text = "".join(self.pending)
                 self.pending.clear()

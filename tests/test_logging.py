@@ -205,3 +205,26 @@ def test_porch_serve_writes_access_lines_while_it_runs_and_flushes_them_at_exit(
     assert all(
         re.fullmatch(r"INFO:porch\.access: GET /\?more 200 \d+\.\dms", line) for line in lines
     )
+
+
+def test_a_flush_left_pending_on_a_closed_loop_does_not_hold_back_later_lines() -> None:
+    access, stream = batching_logger("batching-closed")
+    loop = asyncio.new_event_loop()
+
+    def log_then_stop() -> None:
+        access.info("first loop")
+        loop.stop()  # the loop ends with this batch: the flush it scheduled never runs
+
+    loop.call_soon(log_then_stop)
+    loop.run_forever()
+    loop.close()
+    assert stream.getvalue() == ""
+
+    async def log_again() -> None:
+        access.info("second loop")
+
+    asyncio.run(log_again())  # its own flush writes both lines when its turn ends
+    assert stream.getvalue().splitlines() == [
+        "INFO:batching-closed.access: first loop",
+        "INFO:batching-closed.access: second loop",
+    ]
