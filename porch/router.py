@@ -55,10 +55,6 @@ class Step:
         # (porch/inline.py admits no call that could return one).
         self.direct = self.inline and where is None
 
-    def runs_here(self, ctx: Context) -> bool:
-        """True when the caller may call ``function(ctx)`` directly (see ``direct``)."""
-        return self.direct
-
     async def __call__(self, ctx: Context) -> Any:
         """Run it; a sync function that might block runs in a worker thread, so it
         cannot stall other requests."""
@@ -135,16 +131,9 @@ class Route:
         """Whether the request's host is one this route serves (any host, unless ``sub()``)."""
         return self.where is None or self.where.admits(ctx)
 
-    def matches_method(self, method: str) -> bool:
-        return (
-            self.method is None
-            or self.method == method
-            or (method == "HEAD" and self.method == "GET")
-        )
-
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters when this route answers the request, else None."""
-        wanted = self.method  # self.matches_method(method), inlined: it runs per route and request
+        wanted = self.method  # None: any method; a GET route also answers HEAD
         if wanted is not None and wanted != method and (method != "HEAD" or wanted != "GET"):
             return None
         if self.path == "*":

@@ -456,7 +456,7 @@ class SessionLayer:
             else:
                 saving = self.store.save(key, changes, deleted, self.ttl(session, now))
                 await (saving if self.self_bounded else self.call(saving))
-            if session.stored_key is None:  # session.is_new: the browser needs the cookie
+            if session.is_new:  # the browser needs the cookie
                 cookie = self.cookie_for(session, session.id, now, secure=secure)
                 headers.append((b"set-cookie", cookie.encode("latin-1")))
         elif key is not None and should_touch(session, now, max_age=self.max_age):
