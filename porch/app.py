@@ -25,7 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .context import BODY_METHODS, Context, cookie_and_body
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
-from .logs import configure_logging, log_access
+from .logs import configure_logging, log_access, server_access_log_off
 from .options import Options, load_options, read_environment
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
@@ -67,6 +67,8 @@ class App:
         self.options = options
         self.log = configure_logging(options.log).getChild("app")
         self.access_log = logging.getLogger("porch.access")
+        self.writes_access_lines = True  # False once start-up finds the server's switched off
+        self.started_by_porch = False  # app.run() and run() say so: the server's log is porch's
         self.chain: list[Route | Step] = []
         self.error_handlers: list[ErrorHandler] = []
         socket_handlers: list[SocketHandler] = []
@@ -125,6 +127,7 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 freeze_startup_objects()
+                self.writes_access_lines = not server_access_log_off(self.started_by_porch)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.close()
@@ -147,7 +150,7 @@ class App:
     # --- one request ---
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        logs_access = self.access_log.isEnabledFor(logging.INFO)
+        logs_access = self.writes_access_lines and self.access_log.isEnabledFor(logging.INFO)
         started = time.perf_counter() if logs_access else 0.0
         ctx = Context(self, scope, receive)
         response = await self.respond(ctx)
@@ -304,6 +307,7 @@ class App:
         """
         import uvicorn
 
+        self.started_by_porch = True
         uvicorn.run(
             self,
             host=host,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
+from .logs import OWNS_ACCESS_LOG
 from .session.stores import MemoryStore, Store
 
 
@@ -69,6 +70,7 @@ def serve(target: str, *, port: int | None, host: str, workers: int, reload: boo
     app = load_app(target)
     check_workers(app, workers)
     share_development_secret(app, workers)
+    os.environ[OWNS_ACCESS_LOG] = "1"  # for the workers: uvicorn's access log is off for porch's
     uvicorn.run(
         target if workers > 1 or reload else app,
         host=host,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from typing import Any
 
@@ -23,6 +24,9 @@ LEVELS = {
     "critical": logging.CRITICAL,
 }
 FORMAT = "%(levelname)s:%(name)s: %(message)s"
+# Set by ``porch serve`` for the workers it starts: the server's access log is off
+# because porch turned it off, in favour of porch's own line.
+OWNS_ACCESS_LOG = "PORCH_OWNS_ACCESS_LOG"
 
 
 def configure_logging(level: str) -> logging.Logger:
@@ -103,6 +107,22 @@ class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().flush()
         finally:
             self.release()
+
+
+def server_access_log_off(started_by_porch: bool) -> bool:
+    """Whether the server running this app was told to write no access log, by its user.
+
+    uvicorn writes its line while ``uvicorn.access`` has a handler on its way up
+    (``hasHandlers()``, uvicorn's own test); ``--no-access-log`` (also gunicorn's
+    uvicorn worker without ``--access-logfile``) removes them. A user who asked
+    that of the server means no access lines at all, so porch writes none
+    either. ``app.run()``, ``porch serve`` and ``run()`` turn uvicorn's log off
+    themselves, for porch's own line: there it says nothing about the user.
+    """
+    if started_by_porch or os.environ.get(OWNS_ACCESS_LOG) == "1":
+        return False
+    access = logging.Logger.manager.loggerDict.get("uvicorn.access")
+    return isinstance(access, logging.Logger) and not access.hasHandlers()
 
 
 def log_access(logger: logging.Logger, method: str, url: str, status: int, ms: float) -> None:

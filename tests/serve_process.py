@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,9 +44,15 @@ def wait_until_answering(
 
 @contextmanager
 def serving(
-    *arguments: str, env: Mapping[str, str] | None = None, log_to: Path | None = None
+    *arguments: str,
+    env: Mapping[str, str] | None = None,
+    log_to: Path | None = None,
+    program: Sequence[str] = ("porch", "serve"),
 ) -> Iterator[str]:
     """Start `porch serve ...` on a free port, wait until it answers; stop it by its PID.
+
+    ``program`` is the module to run and its first arguments: ``("uvicorn",)``
+    serves the app the way a user who does not go through porch's CLI would.
 
     Its output goes to a file, not a pipe: nobody reads a pipe while the test
     runs, and a full one (an access line per request) would stall the server.
@@ -58,7 +64,7 @@ def serving(
         log = log_to or Path(folder) / "serve.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "porch", "serve", *arguments, "--host", "127.0.0.1",
+                [sys.executable, "-m", *program, *arguments, "--host", "127.0.0.1",
                  "--port", str(port)],
                 stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
             )  # fmt: skip

@@ -207,6 +207,60 @@ def test_porch_serve_writes_access_lines_while_it_runs_and_flushes_them_at_exit(
     )
 
 
+APP = "from porch import server, get\napp = server(get('/', lambda ctx: {'ok': True}))\n"
+
+
+def lines_of(log: Path, text: str, count: int) -> list[str]:
+    """The log's lines holding ``text``, once ``count`` of them are there or 10 s have passed."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in log.read_text().splitlines() if text in line]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_uvicorn_without_its_access_log_means_no_access_lines_from_porch_either(
+    isolated_environment: Path,
+) -> None:
+    log = isolated_environment / "uvicorn.log"
+    (isolated_environment / "warns.py").write_text(
+        "from porch import server, get\n"
+        "def warn(ctx):\n"
+        "    ctx.log.warning('served %s', ctx.url)\n"
+        "    return {'ok': True}\n"
+        "app = server(get('/', warn))\n"
+    )
+    arguments = ("warns:app", "--no-access-log")
+    with serving(*arguments, program=("uvicorn",), env={"LOG": "info"}, log_to=log) as url:
+        for _ in range(5):
+            assert httpx.get(url + "/?quiet").status_code == 200
+    text = log.read_text()  # complete: the server has exited, and flushed its log at exit
+    assert text.count("WARNING:porch.app: served /?quiet") == 5  # porch's log works here
+    assert "porch.access" not in text and '"GET /?quiet' not in text
+
+
+def test_uvicorn_with_its_access_log_still_gets_porchs_line(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(APP)
+    log = isolated_environment / "uvicorn.log"
+    with serving("app:app", program=("uvicorn",), env={"LOG": "info"}, log_to=log) as url:
+        assert httpx.get(url + "/?loud").status_code == 200
+        porch_lines = lines_of(log, "INFO:porch.access: GET /?loud 200", 1)
+        uvicorn_lines = lines_of(log, '"GET /?loud HTTP/1.1" 200', 1)
+    assert len(porch_lines) == 1 and len(uvicorn_lines) == 1
+
+
+def test_porch_serve_with_workers_keeps_porchs_access_line(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(APP)
+    log = isolated_environment / "serve.log"
+    env = {"LOG": "info", "SESSION_STORE": "sqlite:///sessions.db"}
+    with serving("app:app", "--workers", "2", env=env, log_to=log) as url:
+        for _ in range(6):
+            assert httpx.get(url + "/?worker").status_code == 200
+        lines = lines_of(log, "INFO:porch.access: GET /?worker 200", 6)
+    assert len(lines) == 6
+
+
 def test_a_flush_left_pending_on_a_closed_loop_does_not_hold_back_later_lines() -> None:
     access, stream = batching_logger("batching-closed")
     loop = asyncio.new_event_loop()

@@ -285,6 +285,7 @@ class run:
         else:
             options.setdefault("env", "test")
             self.app = server(*middleware, **options)
+        self.app.started_by_porch = True  # uvicorn's access log is off here for porch's own
         self._server: uvicorn.Server | None = None
         self._socket: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
