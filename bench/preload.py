@@ -7,8 +7,8 @@ the stores'):
     .venv/bin/python bench/preload.py sqlite N /tmp/sessions.db
 
 Each session looks like one a visitor left: a random 256-bit id, stored under
-the SHA-256 of that id, with $created, $seen and a views count, expiring in 14
-days like the default max_age.
+the SHA-256 of that id, with $created, $seen and a views count, expiring 14
+days after its last visit (Redis: 14 days from now), like the default max_age.
 """
 
 import secrets
@@ -23,7 +23,7 @@ import orjson
 from porch.session.cookie import session_key
 from porch.session.stores.base import CREATED, SEEN
 from porch.session.stores.redis import DEFAULT_PREFIX
-from porch.session.stores.sqlite import SCHEMA
+from porch.session.stores.sqlite import create_or_migrate, purge_at
 
 TTL = 14 * 24 * 3600
 BATCH = 10_000
@@ -74,18 +74,20 @@ def sqlite_rows(count: int, path: Path) -> None:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = OFF")  # a bulk load: durability is not the point
     db.execute("PRAGMA cache_size = -262144")  # 256 MiB, so the index build stays in memory
-    db.executescript(SCHEMA)
+    create_or_migrate(db)
     db.execute("BEGIN")
-    now = time.time()
     db.executemany(
-        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at) VALUES (?, ?, NULL, ?)",
+        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
+        "VALUES (?, ?, NULL, ?, ?)",
         (
             (
                 key,
                 orjson.dumps({name: raw.decode() for name, raw in fields.items()}).decode(),
-                now + TTL,
+                expires,
+                purge_at(expires),
             )
             for key, fields in sessions(count)
+            for expires in [orjson.loads(fields[SEEN]) + TTL]  # idle expiry, from the last visit
         ),
     )
     db.execute("COMMIT")

@@ -37,44 +37,73 @@ from .base import (
 )
 
 DEFAULT_TIMEOUT = 2.0
+MIGRATION_TIMEOUT = 120.0  # seconds a store opening the file waits for another's migration
 SWEEP_BATCH = 128  # expired rows deleted per sweep, one sweep per SWEEP_EVERY writes
 
 T = TypeVar("T")
 
 # fields: a JSON object of field name -> that field's value as JSON text, so a
 # save rewrites only the fields it was given and never decodes the others.
-SCHEMA = """
+# expires_at is exact and checked by every read. purge_at, the one indexed for
+# the sweep, is a later time rounded to PURGE_SLACK: a save that extends a
+# session's life rewrites it (and so the index) only once it falls short,
+# about once per PURGE_SLACK seconds of activity instead of on every request.
+# porch keeps purge_at >= expires_at + PURGE_SLACK, so a row past its purge_at
+# is expired. A row an older porch wrote into a migrated file may have a NULL
+# or stale purge_at: the sweep checks expires_at too, and purge() finds it.
+TABLE = """
 CREATE TABLE IF NOT EXISTS sessions (
     key        TEXT PRIMARY KEY,
     fields     TEXT NOT NULL,
     user       TEXT,
-    expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user) WHERE user IS NOT NULL;
-CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+    expires_at REAL NOT NULL,
+    purge_at   REAL
+)
 """
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user) WHERE user IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS sessions_by_purge ON sessions (purge_at)",
+    "DROP INDEX IF EXISTS sessions_by_expiry",  # an older porch's: updated on every save
+)
+PURGE_SLACK = 300.0  # seconds: how stale purge_at may get before a save moves it
 
-# A save of a live session: merge the patch into its fields, rebind the user if
-# asked (?2), extend its expiry; a row that is missing or expired is left alone.
-MERGE = """
-UPDATE sessions
-   SET fields = json_patch(fields, ?1),
-       user = CASE WHEN ?2 THEN ?3 ELSE user END,
-       expires_at = ?4
- WHERE key = ?5 AND expires_at > ?6
-"""
+
+def purge_at(expires_at: float) -> float:
+    """The sweep time for a row expiring at ``expires_at``: PURGE_SLACK to twice that later."""
+    return (expires_at // PURGE_SLACK + 2) * PURGE_SLACK
+
+
+def _merge(rebinds: bool, moves_purge: bool) -> str:
+    """A save of a live session: merge the patch (?1) into its fields, extend its
+    expiry (?2), set its user (?3) if it rebinds. A row that is missing or expired
+    (?5 is now) is left alone. The statement that leaves purge_at (and so its
+    index) untouched applies only while purge_at is at least ?6; when it changes
+    nothing, the one that sets purge_at to ?6 runs. Only a statement that
+    rebinds names ``user``: SQLite updates the index of every column a
+    statement sets, whatever the value."""
+    sets = "fields = json_patch(fields, ?1), expires_at = ?2"
+    if rebinds:
+        sets += ", user = ?3"
+    if moves_purge:
+        return f"UPDATE sessions SET {sets}, purge_at = ?6 WHERE key = ?4 AND expires_at > ?5"
+    return f"UPDATE sessions SET {sets} WHERE key = ?4 AND expires_at > ?5 AND purge_at >= ?6"
+
+
+BOTH = (False, True)
+MERGE = {(rebinds, moves): _merge(rebinds, moves) for rebinds in BOTH for moves in BOTH}
 
 # A save that may create (it carries $created): a new row, or a merge into a live
 # one; an expired row with that key is replaced, not merged into.
 CREATE_OR_MERGE = """
-INSERT INTO sessions (key, fields, user, expires_at)
-VALUES (?1, json_patch('{}', ?2), ?3, ?4)
+INSERT INTO sessions (key, fields, user, expires_at, purge_at)
+VALUES (?1, json_patch('{}', ?2), ?3, ?4, ?7)
 ON CONFLICT (key) DO UPDATE SET
     fields = CASE WHEN sessions.expires_at > ?5
                   THEN json_patch(sessions.fields, ?2) ELSE excluded.fields END,
     user = CASE WHEN ?6 THEN excluded.user
                 WHEN sessions.expires_at > ?5 THEN sessions.user END,
-    expires_at = excluded.expires_at
+    expires_at = excluded.expires_at,
+    purge_at = excluded.purge_at
 """
 SWEEP_EVERY = 16  # writes between two sweeps of expired rows
 
@@ -149,14 +178,17 @@ class SQLiteStore(Store):
 
         def save(connection: sqlite3.Connection) -> None:
             now = time.time()
-            # One statement, so the write lock is held for one statement, not for a
-            # read-modify-write transaction: other workers wait less for it.
+            expires = now + ttl
+            # One statement (two when purge_at moves), so the write lock is held for
+            # a statement, not for a read-modify-write transaction: other workers
+            # wait less for it.
             if may_create:
                 connection.execute(
-                    CREATE_OR_MERGE, (key, patch_text, user, now + ttl, now, rebinds)
+                    CREATE_OR_MERGE,
+                    (key, patch_text, user, expires, now, rebinds, purge_at(expires)),
                 )
             else:  # a row that is gone (destroyed, expired) stays gone: logout is final
-                connection.execute(MERGE, (patch_text, rebinds, user, now + ttl, key, now))
+                _merge_live(connection, key, patch_text, rebinds, user, expires, now)
             self._sweep_now_and_then(connection, now)
 
         await self._run(save)
@@ -165,7 +197,7 @@ class SQLiteStore(Store):
         def touch(connection: sqlite3.Connection) -> None:
             now = time.time()
             patch = orjson.dumps({SEEN: encode_value(SEEN, now).decode()}).decode()
-            connection.execute(MERGE, (patch, False, None, now + ttl, key, now))
+            _merge_live(connection, key, patch, False, None, now + ttl, now)
 
         await self._run(touch)
 
@@ -187,10 +219,11 @@ class SQLiteStore(Store):
             with _immediate(connection):
                 connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
                 if may_create:
+                    expires = time.time() + ttl
                     connection.execute(
-                        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (new_key, orjson.dumps(encoded).decode(), user, time.time() + ttl),
+                        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (new_key, orjson.dumps(encoded).decode(), user, expires, purge_at(expires)),
                     )
 
         await self._run(regenerate)
@@ -198,6 +231,8 @@ class SQLiteStore(Store):
     # -- optional -------------------------------------------------------------
 
     async def count(self) -> int:
+        """Live sessions: one pass over the table (expires_at is not indexed)."""
+
         def count(connection: sqlite3.Connection) -> int:
             row = connection.execute(
                 "SELECT COUNT(*) FROM sessions WHERE expires_at > ?", (time.time(),)
@@ -207,6 +242,10 @@ class SQLiteStore(Store):
         return await self._run(count)
 
     async def purge(self) -> int:
+        """Every expired row, by its exact expires_at: one pass over the table, under
+        the write lock (about 0.2 s per million rows), so it is a job for
+        ``porch sessions purge`` or a timer, not for requests; the sweep is theirs."""
+
         def purge(connection: sqlite3.Connection) -> int:
             with _immediate(connection):
                 cursor = connection.execute(
@@ -277,7 +316,7 @@ class SQLiteStore(Store):
                 connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
-                connection.executescript(SCHEMA)
+                create_or_migrate(connection)
             except BaseException:
                 connection.close()
                 raise
@@ -341,9 +380,73 @@ def _fields(text: str, key: str) -> dict[str, str]:
 
 
 def _sweep(connection: sqlite3.Connection, now: float) -> None:
-    """Delete a few expired rows (the expires_at index finds them), inside the caller's write."""
+    """Delete a few expired rows (the purge_at index finds them), inside the caller's write.
+
+    expires_at is checked too: a row whose purge_at fell behind it (written by an
+    older porch, which did not know the column) is live and stays.
+    """
     connection.execute(
-        "DELETE FROM sessions WHERE key IN "
-        "(SELECT key FROM sessions WHERE expires_at <= ? LIMIT ?)",
+        "DELETE FROM sessions WHERE rowid IN "
+        "(SELECT rowid FROM sessions WHERE purge_at <= ?1 AND expires_at <= ?1 LIMIT ?2)",
         (now, SWEEP_BATCH),
     )
+
+
+def _merge_live(
+    connection: sqlite3.Connection,
+    key: str,
+    patch: str,
+    rebinds: bool,
+    user: str | None,
+    expires: float,
+    now: float,
+) -> None:
+    """Merge ``patch`` into the live row ``key``, leaving purge_at alone while it is
+    at least PURGE_SLACK past the new expiry, else moving it (see _merge)."""
+    arguments = (patch, expires, user, key, now, expires + PURGE_SLACK)
+    if connection.execute(MERGE[rebinds, False], arguments).rowcount == 0:
+        connection.execute(MERGE[rebinds, True], (*arguments[:5], purge_at(expires)))
+
+
+def create_or_migrate(connection: sqlite3.Connection) -> None:
+    """The table and its indexes; a file of an older porch gets purge_at, filled in.
+
+    A file already in shape is only read (no lock). Otherwise one write
+    transaction does it, so workers that open an old file together migrate it
+    once: the others wait for the lock, then find the work done. The fill
+    rewrites every row once (about 3.5 s per million rows), so that wait may
+    exceed the store's ``timeout``: it is bounded by MIGRATION_TIMEOUT instead.
+    """
+    if _in_shape(connection):
+        return
+    (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute(f"PRAGMA busy_timeout = {int(MIGRATION_TIMEOUT * 1000)}")
+    try:
+        with _immediate(connection):
+            connection.execute(TABLE)
+            if not _has_purge_at(connection):
+                connection.execute("ALTER TABLE sessions ADD COLUMN purge_at REAL")
+                connection.execute(
+                    "UPDATE sessions SET purge_at = (CAST(expires_at / ?1 AS INTEGER) + 2) * ?1",
+                    (PURGE_SLACK,),
+                )
+            for statement in INDEXES:  # not executescript: it would commit first
+                connection.execute(statement)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+
+def _has_purge_at(connection: sqlite3.Connection) -> bool:
+    return any(row[1] == "purge_at" for row in connection.execute("PRAGMA table_info(sessions)"))
+
+
+def _in_shape(connection: sqlite3.Connection) -> bool:
+    """Whether the table, its column purge_at and exactly porch's indexes are there."""
+    indexes = {
+        str(name)
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' "
+            "AND sql IS NOT NULL"
+        )
+    }
+    return _has_purge_at(connection) and indexes == {"sessions_by_user", "sessions_by_purge"}

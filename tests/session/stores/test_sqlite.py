@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,13 @@ import pytest
 
 from porch.errors import ConfigError, CorruptSession, StoreUnavailable
 from porch.session.stores import CREATED, USER, store_from_url
-from porch.session.stores.sqlite import SWEEP_EVERY, SQLiteStore, path_of
+from porch.session.stores.sqlite import (
+    PURGE_SLACK,
+    SWEEP_EVERY,
+    SQLiteStore,
+    path_of,
+    purge_at,
+)
 from porch.testing import OptionalStoreSuite, StoreSuite
 from porch.testing.suite import MINUTE, new_key
 
@@ -125,25 +132,123 @@ async def test_expired_rows_are_deleted_by_purge(store: SQLiteStore) -> None:
     assert await store.count() == 1
 
 
+def keys(store: SQLiteStore) -> list[str]:
+    with sqlite3.connect(store.path) as connection:
+        rows = connection.execute("SELECT key FROM sessions ORDER BY rowid").fetchall()
+    connection.close()
+    return [key for (key,) in rows]
+
+
+def times(store: SQLiteStore, key: str) -> tuple[float, float]:
+    """A row's (expires_at, purge_at)."""
+    with sqlite3.connect(store.path) as connection:
+        row = connection.execute(
+            "SELECT expires_at, purge_at FROM sessions WHERE key = ?", (key,)
+        ).fetchone()
+    connection.close()
+    return float(row[0]), float(row[1])
+
+
+def set_times(store: SQLiteStore, key: str, expires_at: float, purge_at: float) -> None:
+    with sqlite3.connect(store.path) as connection:
+        connection.execute(
+            "UPDATE sessions SET expires_at = ?, purge_at = ? WHERE key = ?",
+            (expires_at, purge_at, key),
+        )
+    connection.close()
+
+
 async def test_writes_delete_expired_rows_every_sweep_every_writes(store: SQLiteStore) -> None:
     expired = new_key()
     await store.save(expired, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
-    with sqlite3.connect(store.path) as connection:
-        connection.execute("UPDATE sessions SET expires_at = 0 WHERE key = ?", (expired,))
-    connection.close()
-
-    def keys() -> list[str]:
-        with sqlite3.connect(store.path) as connection:
-            rows = connection.execute("SELECT key FROM sessions").fetchall()
-        connection.close()
-        return [key for (key,) in rows]
+    set_times(store, expired, 0, 0)  # as if its ttl, and the slack after it, had passed
 
     live = new_key()
     for _ in range(SWEEP_EVERY - 2):  # the first save above was write 1
         await store.save(live, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
-    assert expired in keys()  # not yet: sweeping is amortised over SWEEP_EVERY writes
+    assert expired in keys(store)  # not yet: sweeping is amortised over SWEEP_EVERY writes
     await store.save(live, {"n": 1}, deleted=(), ttl=MINUTE)
-    assert keys() == [live]
+    assert keys(store) == [live]
+
+
+async def test_a_save_moves_purge_at_only_when_it_falls_short(store: SQLiteStore) -> None:
+    key = new_key()
+    await store.save(key, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    expires, purge = times(store, key)
+    assert purge >= expires + PURGE_SLACK  # a row past its purge_at is surely expired
+    await store.save(key, {"n": 1}, deleted=(), ttl=MINUTE)
+    later, same = times(store, key)
+    assert later > expires and same == purge  # the purge_at index was not touched
+    await store.touch(key, MINUTE)
+    assert times(store, key)[1] == purge
+
+    set_times(store, key, later, later + 1)  # as if PURGE_SLACK of activity had passed
+    await store.save(key, {"n": 2}, deleted=(), ttl=MINUTE)
+    expires, purge = times(store, key)
+    assert purge == purge_at(expires) >= expires + PURGE_SLACK
+    loaded = await store.load(key)
+    assert loaded is not None and (loaded[CREATED], loaded["n"]) == (1.0, 2)
+
+
+async def test_the_sweep_keeps_a_live_row_whose_purge_at_fell_behind(store: SQLiteStore) -> None:
+    """A row an older porch extended without knowing purge_at: live, whatever the column says."""
+    live, dead = new_key(), new_key()
+    await store.save(live, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    await store.save(dead, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    set_times(store, live, times(store, live)[0], 0)
+    set_times(store, dead, 0, 0)
+    other = new_key()
+    for _ in range(SWEEP_EVERY):
+        await store.save(other, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+    assert keys(store) == [live, other]
+    assert await store.load(live) == {CREATED: 1.0}
+
+
+OLDER_SCHEMA = """
+CREATE TABLE sessions (
+    key TEXT PRIMARY KEY, fields TEXT NOT NULL, user TEXT, expires_at REAL NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user) WHERE user IS NOT NULL;
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+"""
+
+
+async def test_a_file_of_an_older_porch_is_migrated_once_keeping_its_sessions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "older.db"
+    live, gone, now = new_key(), new_key(), time.time()
+    with sqlite3.connect(path) as connection:
+        connection.executescript(OLDER_SCHEMA)
+        connection.executemany(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+            [
+                (live, '{"$created": "1.0", "$user": "\\"ada\\"", "cart": "[1]"}', "ada", now + 60),
+                (gone, '{"$created": "1.0"}', None, now - 2 * PURGE_SLACK),
+            ],
+        )
+    connection.close()
+    stores = [SQLiteStore(path), SQLiteStore(path)]  # two workers opening it together
+    try:
+        await asyncio.gather(*(store.open() for store in stores))
+        first, second = stores
+        assert await first.load(live) == {CREATED: 1.0, USER: "ada", "cart": [1]}
+        assert [info.key for info in await second.sessions_of("ada")] == [live]
+        expires, purge = times(first, live)
+        assert purge >= expires + PURGE_SLACK
+        with sqlite3.connect(path) as connection:
+            indexes = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )}  # fmt: skip
+        connection.close()
+        assert indexes == {"sessions_by_user", "sessions_by_purge"}
+        other = new_key()
+        for _ in range(SWEEP_EVERY):  # the sweep finds the older porch's expired row
+            await first.save(other, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+        assert keys(first) == [live, other]
+    finally:
+        for store in stores:
+            await store.close()
 
 
 def test_three_slashes_are_relative_to_the_working_directory(tmp_path: Path) -> None:
