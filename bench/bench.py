@@ -312,11 +312,26 @@ def aiohttp_command(port: int, workers: int) -> list[str]:
     ]
 
 
-# porch writes its own access line (porch.access, INFO) where uvicorn's would be;
-# LOG=warning is porch's side of the --no-access-log --log-level warning that every
-# server gets, so no app in the tables writes a line per request. The memory section
-# also times porch with its default LOG=info, to show what the access line costs.
-PORCH_QUIET = {"LOG": "warning"}
+def porch_serve(target: str) -> Callable[[int, int], list[str]]:
+    """``porch serve``: uvicorn as porch starts it (uvloop and httptools when installed,
+    uvicorn's access log off for porch's own line)."""
+
+    def command(port: int, workers: int) -> list[str]:
+        return [
+            str(PORCH_PYTHON),
+            "-m",
+            "porch",
+            "serve",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+
+    return command
 
 
 def redis_environment(store: Store) -> dict[str, str]:
@@ -324,16 +339,11 @@ def redis_environment(store: Store) -> dict[str, str]:
     return {"REDIS_URL": store.redis.url, "SECRET": SECRET}
 
 
-def porch_redis_environment(store: Store) -> dict[str, str]:
-    return {**redis_environment(store), **PORCH_QUIET}
-
-
 def porch_sqlite_environment(store: Store) -> dict[str, str]:
     assert store.directory is not None
     return {
         "SESSION_STORE": f"sqlite:///{store.directory / 'sessions.db'}",
         "SECRET": SECRET,
-        **PORCH_QUIET,
     }
 
 
@@ -342,11 +352,15 @@ def floor_sqlite_environment(store: Store) -> dict[str, str]:
     return {"FLOOR_SQLITE": str(store.directory / "floor.db")}
 
 
-PORCH = App("porch", uvicorn(PORCH_PYTHON, "porch_counter:app"), porch_redis_environment)
+# porch runs with its defaults (LOG=info) under the same uvicorn flags as every
+# server: it follows uvicorn's --no-access-log, so no app in the tables writes a
+# line per request. The memory section also times porch under `porch serve`, where
+# porch's own access line is on (its default), to show what that line costs.
+PORCH = App("porch", uvicorn(PORCH_PYTHON, "porch_counter:app"), redis_environment)
 PORCH_ASYNC = App(
     "porch, counter as async def",
     uvicorn(PORCH_PYTHON, "porch_counter_async:app"),
-    porch_redis_environment,
+    redis_environment,
 )
 FLOOR = App("bare ASGI floor", uvicorn(PEERS_PYTHON, "floor_redis:app"), redis_environment)
 STARLETTE = App(
@@ -357,12 +371,12 @@ LITESTAR = App("Litestar", uvicorn(PEERS_PYTHON, "litestar_counter:app"), redis_
 PORCH_MEMORY = App(
     "porch (memory)",
     uvicorn(PORCH_PYTHON, "porch_counter:app"),
-    lambda store: {"SESSION_STORE": "memory://", "SECRET": SECRET, **PORCH_QUIET},
+    lambda store: {"SESSION_STORE": "memory://", "SECRET": SECRET},
 )
 PORCH_MEMORY_LOGGING = App(
-    "porch (memory, LOG=info: access log on)",
-    uvicorn(PORCH_PYTHON, "porch_counter:app"),
-    lambda store: {"SESSION_STORE": "memory://", "SECRET": SECRET},
+    "porch (memory, porch serve: access line on)",
+    porch_serve("porch_counter:app"),
+    lambda store: {"SESSION_STORE": "memory://", "SECRET": SECRET, "PYTHONPATH": str(APPS)},
 )
 HELLO = App(
     "bare ASGI hello world",
@@ -376,7 +390,7 @@ PORCH_SQLITE = App(
 FLOOR_SQLITE = App(
     "bare ASGI SQLite floor", uvicorn(PEERS_PYTHON, "floor_sqlite:app"), floor_sqlite_environment
 )
-PORCH_MONITOR = App("porch", uvicorn(PORCH_PYTHON, "porch_monitor:app"), porch_redis_environment)
+PORCH_MONITOR = App("porch", uvicorn(PORCH_PYTHON, "porch_monitor:app"), redis_environment)
 
 
 # --- the client side -------------------------------------------------------------------
@@ -1122,9 +1136,10 @@ def write_report(
         "- The counter: GET `/` increments `views` in the session and answers "
         '`{"views": n}`. porch runs the README example unchanged (bench/apps/porch_counter.py) '
         "with `REDIS_URL` and `SECRET` in its environment (`SESSION_STORE` for memory and "
-        "SQLite), and `LOG=warning`: porch writes its own access line where uvicorn's would "
-        "be, and every server here runs without one (the memory section also shows porch "
-        "with its default `LOG=info`); the peers: Starlette + starsessions (RedisStore), "
+        "SQLite), and nothing else: its default `LOG=info` included. Under a uvicorn started "
+        "with `--no-access-log`, porch writes no access line either, so no server here writes "
+        "one (the memory section also shows porch under `porch serve`, with its own access "
+        "line on); the peers: Starlette + starsessions (RedisStore), "
         "aiohttp + aiohttp-session (RedisStorage), Litestar (server-side sessions, its "
         "RedisStore). The floor is a bare ASGI function with raw redis-py asyncio: one GET "
         "and one SET with expiry, keyed by a cookie set on the first visit.",
