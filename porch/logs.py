@@ -113,8 +113,8 @@ def server_access_log_off(started_by_porch: bool) -> bool:
     """Whether the server running this app was told to write no access log, by its user.
 
     uvicorn writes its line while ``uvicorn.access`` has a handler on its way up
-    (``hasHandlers()``, uvicorn's own test); ``--no-access-log`` (also gunicorn's
-    uvicorn worker without ``--access-logfile``) removes them. A user who asked
+    (``hasHandlers()``, uvicorn's own test); ``--no-access-log`` removes them and
+    stops the logger propagating. A user who asked
     that of the server means no access lines at all, so porch writes none
     either. ``app.run()``, ``porch serve`` and ``run()`` turn uvicorn's log off
     themselves, for porch's own line: there it says nothing about the user.
