@@ -280,6 +280,11 @@ class App:
             )
 
 
+def listening(port: int, workers: int) -> list[str]:
+    """The flags every server here takes alike: loopback, the port, the workers."""
+    return ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 def uvicorn(python: Path, target: str) -> Callable[[int, int], list[str]]:
     def command(port: int, workers: int) -> list[str]:
         return [
@@ -289,12 +294,7 @@ def uvicorn(python: Path, target: str) -> Callable[[int, int], list[str]]:
             target,
             "--app-dir",
             str(APPS),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
+            *listening(port, workers),
             *UVICORN_FLAGS,
         ]
 
@@ -302,14 +302,7 @@ def uvicorn(python: Path, target: str) -> Callable[[int, int], list[str]]:
 
 
 def aiohttp_command(port: int, workers: int) -> list[str]:
-    return [
-        str(PEERS_PYTHON),
-        str(APPS / "aiohttp_counter.py"),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    return [str(PEERS_PYTHON), str(APPS / "aiohttp_counter.py"), *listening(port, workers)]
 
 
 def porch_serve(target: str) -> Callable[[int, int], list[str]]:
@@ -317,19 +310,7 @@ def porch_serve(target: str) -> Callable[[int, int], list[str]]:
     uvicorn's access log off for porch's own line)."""
 
     def command(port: int, workers: int) -> list[str]:
-        return [
-            str(PORCH_PYTHON),
-            "-m",
-            "porch",
-            "serve",
-            target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ]
+        return [str(PORCH_PYTHON), "-m", "porch", "serve", target, *listening(port, workers)]
 
     return command
 

@@ -114,10 +114,10 @@ def server_access_log_off(started_by_porch: bool) -> bool:
 
     uvicorn writes its line while ``uvicorn.access`` has a handler on its way up
     (``hasHandlers()``, uvicorn's own test); ``--no-access-log`` removes them and
-    stops the logger propagating. A user who asked
-    that of the server means no access lines at all, so porch writes none
-    either. ``app.run()``, ``porch serve`` and ``run()`` turn uvicorn's log off
-    themselves, for porch's own line: there it says nothing about the user.
+    stops the logger propagating. A user who asked that of the server means no
+    access lines at all, so porch writes none either. ``app.run()``, ``porch
+    serve`` and ``run()`` turn uvicorn's log off themselves, for porch's own
+    line: there it says nothing about the user.
     """
     if started_by_porch or os.environ.get(OWNS_ACCESS_LOG) == "1":
         return False
