@@ -441,12 +441,16 @@ def _has_purge_at(connection: sqlite3.Connection) -> bool:
 
 
 def _in_shape(connection: sqlite3.Connection) -> bool:
-    """Whether the table, its column purge_at and exactly porch's indexes are there."""
+    """Whether the table has purge_at and porch's indexes, and not the older one
+    (an index of the user's own does not count either way)."""
     indexes = {
         str(name)
         for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' "
-            "AND sql IS NOT NULL"
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions'"
         )
     }
-    return _has_purge_at(connection) and indexes == {"sessions_by_user", "sessions_by_purge"}
+    return (
+        _has_purge_at(connection)
+        and {"sessions_by_user", "sessions_by_purge"} <= indexes
+        and "sessions_by_expiry" not in indexes
+    )
