@@ -185,28 +185,6 @@ def test_any_other_handler_or_filter_on_the_way_gets_the_record() -> None:
     assert only_handler(access) is None
 
 
-def test_porch_serve_writes_access_lines_while_it_runs_and_flushes_them_at_exit(
-    isolated_environment: Path,
-) -> None:
-    (isolated_environment / "app.py").write_text(
-        "from porch import server, get\napp = server(get('/', lambda ctx: {'ok': True}))\n"
-    )
-    log = isolated_environment / "serve.log"
-    with serving("app:app", env={"LOG": "info"}, log_to=log) as url:
-        assert httpx.get(url + "/?first").status_code == 200
-        deadline = time.monotonic() + 10  # written when the loop turn ends, not at exit
-        while "GET /?first 200" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "INFO:porch.access: GET /?first 200 " in log.read_text()
-        for _ in range(20):
-            httpx.get(url + "/?more")
-    lines = [line for line in log.read_text().splitlines() if "GET /?more 200" in line]
-    assert len(lines) == 20
-    assert all(
-        re.fullmatch(r"INFO:porch\.access: GET /\?more 200 \d+\.\dms", line) for line in lines
-    )
-
-
 APP = "from porch import server, get\napp = server(get('/', lambda ctx: {'ok': True}))\n"
 
 
@@ -218,6 +196,24 @@ def lines_of(log: Path, text: str, count: int) -> list[str]:
         if len(lines) >= count or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)
+
+
+def test_porch_serve_writes_access_lines_while_it_runs_and_flushes_them_at_exit(
+    isolated_environment: Path,
+) -> None:
+    (isolated_environment / "app.py").write_text(APP)
+    log = isolated_environment / "serve.log"
+    with serving("app:app", env={"LOG": "info"}, log_to=log) as url:
+        assert httpx.get(url + "/?first").status_code == 200
+        lines_of(log, "GET /?first 200", 1)  # written when the loop turn ends, not at exit
+        assert "INFO:porch.access: GET /?first 200 " in log.read_text()
+        for _ in range(20):
+            httpx.get(url + "/?more")
+    lines = [line for line in log.read_text().splitlines() if "GET /?more 200" in line]
+    assert len(lines) == 20
+    assert all(
+        re.fullmatch(r"INFO:porch\.access: GET /\?more 200 \d+\.\dms", line) for line in lines
+    )
 
 
 def test_uvicorn_without_its_access_log_means_no_access_lines_from_porch_either(

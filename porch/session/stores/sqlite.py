@@ -89,8 +89,9 @@ def _merge(rebinds: bool, moves_purge: bool) -> str:
     return f"UPDATE sessions SET {sets} WHERE key = ?4 AND expires_at > ?5 AND purge_at >= ?6"
 
 
-BOTH = (False, True)
-MERGE = {(rebinds, moves): _merge(rebinds, moves) for rebinds in BOTH for moves in BOTH}
+MERGE = {
+    (rebinds, moves): _merge(rebinds, moves) for rebinds in (False, True) for moves in (False, True)
+}
 
 # A save that may create (it carries $created): a new row, or a merge into a live
 # one; an expired row with that key is replaced, not merged into.
