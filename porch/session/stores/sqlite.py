@@ -38,6 +38,7 @@ from .base import (
 
 DEFAULT_TIMEOUT = 2.0
 MIGRATION_TIMEOUT = 120.0  # seconds a store opening the file waits for another's migration
+BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary result codes worth a retry
 SWEEP_BATCH = 128  # expired rows deleted per sweep, one sweep per SWEEP_EVERY writes
 
 T = TypeVar("T")
@@ -315,7 +316,7 @@ class SQLiteStore(Store):
             )
             try:
                 connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-                connection.execute("PRAGMA journal_mode = WAL")
+                _into_wal(connection, patience=self.timeout)
                 connection.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
                 create_or_migrate(connection)
             except BaseException:
@@ -407,6 +408,29 @@ def _merge_live(
     arguments = (patch, expires, user, key, now, expires + PURGE_SLACK)
     if connection.execute(MERGE[rebinds, False], arguments).rowcount == 0:
         connection.execute(MERGE[rebinds, True], (*arguments[:5], purge_at(expires)))
+
+
+def _into_wal(connection: sqlite3.Connection, *, patience: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried on a busy file for up to ``patience`` seconds.
+
+    When workers open a file that is not yet in WAL mode together (a new file
+    under ``porch serve --workers N``), the one that loses the race to convert it
+    gets SQLITE_BUSY at once: SQLite skips the busy handler there, as waiting
+    could deadlock. Without the retry about one start in ten failed that way
+    (seen with two stores opening a new file together). Once the file is in WAL
+    mode the pragma only reads, and succeeds on the first try.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.002
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in BUSY or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def create_or_migrate(connection: sqlite3.Connection) -> None:
