@@ -67,9 +67,11 @@ UVICORN_FLAGS = [
     "--log-level",
     "warning",
 ]
-# Rounds added to the memory, SQLite and scale sections: their ratios sit close to
-# the targets, and on a noisy 2-core machine one slow run out of two decides too much.
-CLOSE_CALL_ROUNDS = 1
+# Rounds added to the memory, SQLite and scale sections (one in the quick pass): their
+# ratios sit close to the targets, and on a noisy 2-core machine a slow minute can
+# take two or three runs of one app in a row; with five, each app's best run is
+# much less likely to be one the machine slowed down.
+CLOSE_CALL_ROUNDS = 3
 # Variables that could point an app at a store we did not start (e.g. the shared Redis).
 STORE_VARIABLES = ("REDIS_URL", "SESSION_STORE", "SECRET", "SESSION_SECRET", "ENV", "PORT")
 
@@ -88,6 +90,11 @@ class Settings:
     workers: tuple[int, ...]
     sections: frozenset[str]
     quick: bool
+
+    @property
+    def close_call_rounds(self) -> int:
+        """Rounds of the memory, SQLite and scale sections (see CLOSE_CALL_ROUNDS)."""
+        return self.rounds + (1 if self.quick else CLOSE_CALL_ROUNDS)
 
     @property
     def wrk_command(self) -> str:
@@ -668,7 +675,7 @@ def run_scale(settings: Settings, empty_redis: RedisServer, scratch: Path) -> li
             ),
         ]
         (scratch / "sqlite-empty").mkdir()
-        for round_number in range(1, settings.rounds + CLOSE_CALL_ROUNDS + 1):
+        for round_number in range(1, settings.close_call_rounds + 1):
             for workers in settings.workers:
                 for full_name, empty_name, app, full, empty in cases:
                     pair = [(empty_name, empty), (full_name, full)]
@@ -1124,7 +1131,7 @@ def write_report(
         f"- Command: `{command}`"
         + (" (the quick pass: numbers are rougher)" if settings.quick else ""),
         f"- Each app: `{settings.wrk_command}`, after a {settings.warmup} s warm-up; "
-        f"{settings.rounds} round(s) ({settings.rounds + CLOSE_CALL_ROUNDS} for memory, "
+        f"{settings.rounds} round(s) ({settings.close_call_rounds} for memory, "
         "SQLite and scale, whose ratios are the closest calls), the app order reversed in "
         "every other round; each table keeps an app's best run (highest req/s) and lists "
         "every run.",
@@ -1359,7 +1366,7 @@ def main(argv: list[str]) -> int:
                     stores,
                     settings,
                     tuple(w for w in settings.workers if w == 1) or (1,),
-                    extra_rounds=CLOSE_CALL_ROUNDS,
+                    extra_rounds=settings.close_call_rounds - settings.rounds,
                 )
             if "sqlite" in settings.sections:
                 directory = scratch / "sqlite"
@@ -1374,7 +1381,7 @@ def main(argv: list[str]) -> int:
                     stores,
                     settings,
                     settings.workers,
-                    extra_rounds=CLOSE_CALL_ROUNDS,
+                    extra_rounds=settings.close_call_rounds - settings.rounds,
                 )
             if "scale" in settings.sections:
                 scale_runs = run_scale(settings, server, scratch)
