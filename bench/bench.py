@@ -1101,7 +1101,9 @@ READING = [
     "of its time is the two `write()` system calls uvicorn makes per response (headers, "
     "then body), which porch pays too. On top of that, porch reads and verifies the "
     "cookie, loads and saves the session (JSON in and out, expiry, the size cap), adds the "
-    "security headers, routes, and builds the reply. The profile of that run is below.",
+    "security headers, routes, and builds the reply. The profile of that run is below. "
+    "porch's reply also carries five headers the hello world's does not (four security "
+    "headers and `Vary: Cookie`), and uvicorn checks each header of each response in Python.",
     "- **SQLite, 2 workers.** Two processes share one file and take turns on its write "
     "lock. Those runs vary more than the others from one run to the next, so compare "
     "their per-run figures, not just the best.",
@@ -1183,7 +1185,10 @@ def write_report(
         lines.append(
             "porch's counter on a store that already holds that many sessions (bulk-loaded in "
             "porch's own format by bench/preload.py), alternated with the same store empty. "
-            "For Redis the full store is a second private redis-server."
+            "For Redis the full store is a second private redis-server. A Redis lookup by "
+            "key costs the same whatever the store holds, so the spread of the Redis rows' "
+            "per-round ratios is this machine's run-to-run noise: read the SQLite rows "
+            "against it."
         )
         lines.append("")
         for workers in settings.workers:
