@@ -1103,7 +1103,9 @@ READING = [
     "cookie, loads and saves the session (JSON in and out, expiry, the size cap), adds the "
     "security headers, routes, and builds the reply. The profile of that run is below. "
     "porch's reply also carries five headers the hello world's does not (four security "
-    "headers and `Vary: Cookie`), and uvicorn checks each header of each response in Python.",
+    "headers and `Vary: Cookie`), and uvicorn checks each header of each response in Python: "
+    "its loop over the headers took 3.0 to 3.5 µs more for porch's nine than for the hello "
+    "world's four (timed on its own, on this machine).",
     "- **SQLite, 2 workers.** Two processes share one file and take turns on its write "
     "lock. Those runs vary more than the others from one run to the next, so compare "
     "their per-run figures, not just the best.",
