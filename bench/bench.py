@@ -596,11 +596,11 @@ def run_scenario(
     settings: Settings,
     worker_counts: tuple[int, ...],
     *,
-    extra_rounds: int = 0,
+    rounds: int | None = None,
 ) -> list[Run]:
     print(f"\n== {name}", flush=True)
     runs = []
-    for round_number in range(1, settings.rounds + extra_rounds + 1):
+    for round_number in range(1, (rounds or settings.rounds) + 1):
         for workers in worker_counts:
             for app in alternate(apps, round_number - 1):
                 runs.append(
@@ -1373,7 +1373,7 @@ def main(argv: list[str]) -> int:
                     stores,
                     settings,
                     tuple(w for w in settings.workers if w == 1) or (1,),
-                    extra_rounds=settings.close_call_rounds - settings.rounds,
+                    rounds=settings.close_call_rounds,
                 )
             if "sqlite" in settings.sections:
                 directory = scratch / "sqlite"
@@ -1388,7 +1388,7 @@ def main(argv: list[str]) -> int:
                     stores,
                     settings,
                     settings.workers,
-                    extra_rounds=settings.close_call_rounds - settings.rounds,
+                    rounds=settings.close_call_rounds,
                 )
             if "scale" in settings.sections:
                 scale_runs = run_scale(settings, server, scratch)
