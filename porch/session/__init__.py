@@ -21,6 +21,7 @@ from ..errors import CorruptSession, SessionError, SessionTooLarge, StoreUnavail
 from .cookie import Signer, expire_cookie_header, session_key, set_cookie_header
 from .stores.base import CREATED, SEEN, USER, Store, encode_value, whole_seconds
 from .stores.memory import MemoryStore
+from .stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ..options import SessionOptions
@@ -319,11 +320,13 @@ def bounds_its_own_calls(store: Store) -> bool:
 
     The built-in memory store never waits. A RedisStore that made its own client
     set the timeout on connecting and on every reply, and turns a timeout into
-    ``StoreUnavailable``. Only those exact classes are trusted: a subclass may
-    override a method with I/O of its own, and a client passed in code carries
-    whatever timeouts its owner chose.
+    ``StoreUnavailable``. A SQLiteStore runs a request's calls on the event loop,
+    where no statement waits for a lock and the retries stop at the timeout (a
+    timeout scope could not interrupt a statement there anyway). Only those exact
+    classes are trusted: a subclass may override a method with I/O of its own,
+    and a client passed in code carries whatever timeouts its owner chose.
     """
-    if type(store) is MemoryStore:
+    if type(store) in (MemoryStore, SQLiteStore):
         return True
     try:
         from .stores.redis import RedisStore

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from porch.errors import ConfigError, CorruptSession, StoreUnavailable
 from porch.session.stores import CREATED, USER, store_from_url
 from porch.session.stores.sqlite import (
+    CHECKPOINT_EVERY,
     PURGE_SLACK,
     SWEEP_EVERY,
     SQLiteStore,
@@ -109,6 +113,123 @@ async def test_a_locked_file_is_store_unavailable_until_the_lock_goes(tmp_path: 
         assert await store.load(key) == {CREATED: 1.0, "a": 2}
     finally:
         blocker.close()
+        await store.close()
+
+
+async def test_a_locked_file_is_waited_for_without_blocking_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """A save that finds another process's write lock retries after asyncio.sleep:
+    other coroutines run meanwhile. Here the lock is released by one of them; had the
+    save waited on the event loop, that could not happen before its timeout."""
+    store = SQLiteStore(tmp_path / "sessions.db", timeout=5.0)
+    key = new_key()
+    await store.save(key, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    ticks = 0
+
+    async def release_later() -> None:
+        nonlocal ticks
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        blocker.execute("ROLLBACK")
+
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        await asyncio.gather(store.save(key, {"a": 1}, deleted=(), ttl=MINUTE), release_later())
+        assert ticks == 20
+        assert time.monotonic() - started < 2.0  # well inside the timeout
+        assert await store.load(key) == {CREATED: 1.0, "a": 1}
+    finally:
+        blocker.close()
+        await store.close()
+
+
+def _save_many(path: str, shared: str, side: str, count: int, start: Any) -> None:
+    """One worker process: ``count`` saves of its own fields into the shared session,
+    started together with the other's (``start``, a barrier)."""
+
+    async def main() -> None:
+        store = SQLiteStore(path)
+        try:
+            await store.load(shared)  # the file and both connections open
+            start.wait(30)
+            for n in range(count):
+                await store.save(shared, {f"{side}{n}": n}, deleted=(), ttl=MINUTE)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+async def test_two_processes_writing_one_file_keep_every_write(tmp_path: Path) -> None:
+    """Real worker processes contend for the write lock: each save that finds it taken
+    is retried, none is lost, and neither process sees a 503."""
+    path, shared, count = tmp_path / "shared.db", new_key(), 2000
+    store = SQLiteStore(path)
+    await store.save(shared, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    workers = [
+        context.Process(target=_save_many, args=(str(path), shared, side, count, start))
+        for side in "ab"
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        await asyncio.to_thread(worker.join, 60)
+    try:
+        assert [worker.exitcode for worker in workers] == [0, 0]
+        expected = {CREATED: 1.0, **{f"{side}{n}": n for side in "ab" for n in range(count)}}
+        assert await store.load(shared) == expected
+    finally:
+        await store.close()
+
+
+async def test_the_write_ahead_log_stays_bounded_under_writes(tmp_path: Path) -> None:
+    """The event loop's connection never checkpoints by itself (a checkpoint syncs the
+    disk); the store's thread does, every CHECKPOINT_EVERY writes, and restarts the
+    log. Without that, six rounds of writes would leave a log six rounds long."""
+    store = SQLiteStore(tmp_path / "sessions.db")
+    key = new_key()
+    await store.save(key, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    try:
+        for n in range(6 * CHECKPOINT_EVERY):
+            await store.save(key, {"n": n}, deleted=(), ttl=MINUTE)
+            if n % 64 == 0:
+                await asyncio.sleep(0)  # let the checkpoint's completion be seen
+        page_size = 4096 + 24  # a WAL frame: one page and its header
+        log = store.path.with_name(store.path.name + "-wal").stat().st_size
+        assert log < 3 * CHECKPOINT_EVERY * page_size
+        assert (await store.load(key) or {}).get("n") == 6 * CHECKPOINT_EVERY - 1
+    finally:
+        await store.close()
+
+
+async def test_a_store_called_from_a_second_thread_answers_from_its_own(tmp_path: Path) -> None:
+    """The event loop's connection belongs to the first thread that used the store;
+    another thread's calls go through the store's thread, with the same results."""
+    store = SQLiteStore(tmp_path / "sessions.db")
+    key = new_key()
+    await store.save(key, {CREATED: 1.0, "from": "first"}, deleted=(), ttl=MINUTE)
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        async def main() -> None:
+            seen.append(await store.load(key))
+            await store.save(key, {"from": "second"}, deleted=(), ttl=MINUTE)
+
+        asyncio.run(main())
+
+    try:
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        await asyncio.to_thread(thread.join, 30)
+        assert seen == [{CREATED: 1.0, "from": "first"}]
+        assert await store.load(key) == {CREATED: 1.0, "from": "second"}
+    finally:
         await store.close()
 
 
