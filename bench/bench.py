@@ -67,11 +67,14 @@ UVICORN_FLAGS = [
     "--log-level",
     "warning",
 ]
-# Rounds added to the memory, SQLite and scale sections (one in the quick pass): their
-# ratios sit close to the targets, and on a noisy 2-core machine a slow minute can
-# take two or three runs of one app in a row; with five, each app's best run is
-# much less likely to be one the machine slowed down.
-CLOSE_CALL_ROUNDS = 3
+# The memory and scale sections compare figures whose targets leave a margin
+# smaller than this machine's run-to-run noise (a slow spell lasts tens of
+# seconds, and moved a 10 s run by up to half). So they interleave: every server
+# of the comparison is up at once, and wrk drives them in turn, SLICE_SECONDS
+# each, the order reversed every cycle. Each cycle gives one ratio of two runs a
+# few seconds apart; the section reports the median of SLICE_CYCLES such ratios.
+SLICE_SECONDS = 3
+SLICE_CYCLES = 10
 # Variables that could point an app at a store we did not start (e.g. the shared Redis).
 STORE_VARIABLES = ("REDIS_URL", "SESSION_STORE", "SECRET", "SESSION_SECRET", "ENV", "PORT")
 
@@ -92,9 +95,14 @@ class Settings:
     quick: bool
 
     @property
-    def close_call_rounds(self) -> int:
-        """Rounds of the memory, SQLite and scale sections (see CLOSE_CALL_ROUNDS)."""
-        return self.rounds + (1 if self.quick else CLOSE_CALL_ROUNDS)
+    def slice_seconds(self) -> int:
+        """Seconds per wrk run in the interleaved sections (see SLICE_SECONDS)."""
+        return min(SLICE_SECONDS, self.duration)
+
+    @property
+    def slice_cycles(self) -> int:
+        """Cycles of the interleaved sections: each app once per cycle (see SLICE_CYCLES)."""
+        return 3 if self.quick else SLICE_CYCLES
 
     @property
     def wrk_command(self) -> str:
@@ -616,6 +624,86 @@ def run_scenario(
     return runs
 
 
+@dataclass
+class Contender:
+    """One server of an interleaved comparison: its label in the tables, app and store."""
+
+    label: str
+    app: App
+    store: Store
+
+
+def interleave(
+    scenario: str, contenders: list[Contender], workers: int, settings: Settings
+) -> list[Run]:
+    """Every contender's server up at once, driven by wrk in turn (see SLICE_SECONDS).
+
+    Cycle ``n`` gives one run per contender, all within a few seconds, in an order
+    reversed every other cycle: a ratio of two runs of one cycle saw the same
+    machine. The same checks as ``measure``: the counter climbs before timing, no
+    request fails, and a store holds one session per connection, not per request.
+    """
+    for contender in contenders:
+        contender.store.reset()
+    runs: list[Run] = []
+    with contextlib.ExitStack() as servers:
+        ports: dict[str, int] = {}
+        pools: dict[str, list[str]] = {}
+        before: dict[str, int | None] = {}
+        for contender in contenders:
+            port = servers.enter_context(serving(contender.app, contender.store, workers))
+            before[contender.label] = contender.store.count()
+            check_counter(contender.app, port)
+            ports[contender.label] = port
+            pools[contender.label] = cookie_pool(contender.app, port, settings.connections)
+            if settings.warmup:
+                wrk(port, pools[contender.label], settings, settings.warmup)
+        for cycle in range(1, settings.slice_cycles + 1):
+            ordered = contenders if cycle % 2 else list(reversed(contenders))
+            for contender in ordered:
+                load_before = os.getloadavg()[0]
+                port = ports[contender.label]
+                result = wrk(port, pools[contender.label], settings, settings.slice_seconds)
+                run = Run(
+                    app=contender.app.name,
+                    scenario=scenario,
+                    workers=workers,
+                    round=cycle,
+                    requests=result["requests"],
+                    seconds=result["duration_us"] / 1e6,
+                    p50_ms=result["p50_us"] / 1000,
+                    p99_ms=result["p99_us"] / 1000,
+                    errors={
+                        key.removeprefix("errors_"): value
+                        for key, value in result.items()
+                        if key.startswith("errors_") and value
+                    },
+                    sessions_after=None,
+                    extra={"load": load_before, "store": contender.label, "interleaved": True},
+                )
+                check_run(run, settings)
+                runs.append(run)
+        for contender in contenders:
+            port = ports[contender.label]
+            counted, started_with = contender.store.count(), before[contender.label]
+            mine = [run for run in runs if run.extra["store"] == contender.label]
+            if counted is not None and started_with is not None:
+                for run in mine:  # the sessions all its slices created, checked once
+                    run.sessions_after = counted - started_with
+                check_run(mine[-1], settings)
+            if contender.app.checks_climb:
+                status, body = Visitor(port).get("/", cookie=pools[contender.label][0])
+                if status != 200 or not isinstance(body, dict) or int(body.get("views", 0)) < 3:
+                    raise RuntimeError(f"{contender.label}: a pooled session did not climb")
+            rates = ", ".join(f"{run.rps:.0f}" for run in mine)
+            print(
+                f"  {contender.label:<44} {workers}w: median "
+                f"{statistics.median(run.rps for run in mine):8.0f} req/s ({rates})",
+                flush=True,
+            )
+    return runs
+
+
 # --- scale: a store that already holds many sessions -------------------------------------
 
 
@@ -648,7 +736,7 @@ def preload_sqlite(path: Path, count: int) -> None:
 
 
 def run_scale(settings: Settings, empty_redis: RedisServer, scratch: Path) -> list[Run]:
-    """porch on an empty store and on one holding ``scale_sessions``, alternated."""
+    """porch on an empty store and on one holding ``scale_sessions``, interleaved."""
     count = settings.scale_sessions
     print(f"\n== scale: porch with {count:,} sessions already stored", flush=True)
     runs: list[Run] = []
@@ -658,39 +746,32 @@ def run_scale(settings: Settings, empty_redis: RedisServer, scratch: Path) -> li
         full_directory = scratch / "sqlite-full"
         full_directory.mkdir()
         preload_sqlite(full_directory / "sessions.db", count)
-        cases = [
-            (
-                f"Redis, {count:,} sessions",
-                "Redis, empty",
-                PORCH,
-                Store("redis", redis=full_redis, preloaded=count),
-                Store("redis", redis=empty_redis),
-            ),
-            (
-                f"SQLite, {count:,} sessions",
-                "SQLite, empty",
-                PORCH_SQLITE,
-                Store("sqlite", directory=full_directory, preloaded=count),
-                Store("sqlite", directory=scratch / "sqlite-empty"),
-            ),
-        ]
         (scratch / "sqlite-empty").mkdir()
-        for round_number in range(1, settings.close_call_rounds + 1):
-            for workers in settings.workers:
-                for full_name, empty_name, app, full, empty in cases:
-                    pair = [(empty_name, empty), (full_name, full)]
-                    for label, store in reversed(pair) if round_number % 2 == 0 else pair:
-                        run = measure(
-                            app,
-                            store,
-                            workers,
-                            settings,
-                            scenario="scale",
-                            round_number=round_number,
-                            label=f"porch, {label}",
-                        )
-                        run.extra["store"] = label
-                        runs.append(run)
+        cases = [
+            [
+                Contender("Redis, empty", PORCH, Store("redis", redis=empty_redis)),
+                Contender(
+                    f"Redis, {count:,} sessions",
+                    PORCH,
+                    Store("redis", redis=full_redis, preloaded=count),
+                ),
+            ],
+            [
+                Contender(
+                    "SQLite, empty",
+                    PORCH_SQLITE,
+                    Store("sqlite", directory=scratch / "sqlite-empty"),
+                ),
+                Contender(
+                    f"SQLite, {count:,} sessions",
+                    PORCH_SQLITE,
+                    Store("sqlite", directory=full_directory, preloaded=count),
+                ),
+            ],
+        ]
+        for workers in settings.workers:
+            for contenders in cases:
+                runs += interleave("scale", contenders, workers, settings)
     finally:
         full_redis.stop()
     return runs
@@ -969,47 +1050,69 @@ def table(title: str, runs: list[Run], reference_app: str, workers: int) -> list
     return lines
 
 
-def paired_ratios(full: list[Run], empty: list[Run]) -> str:
-    """Each round's full run over that round's empty run, and their median.
+def interleaved_table(
+    title: str, runs: list[Run], reference: str, workers: int, *, versus: str
+) -> list[str]:
+    """One row per contender of an interleaved comparison: medians over its cycles.
 
-    The two ran back to back, so a slow spell of the machine hits both; one
-    outlier run moves the best-of ratio, not this median.
+    The ratio is the median, over the cycles, of the contender's run over the
+    reference's run of the same cycle (a few seconds apart); the range beside it
+    is the spread of those ratios, that is, of this machine's noise.
     """
-    by_round = {run.round: run.rps for run in empty}
-    pairs = [run.rps / by_round[run.round] for run in full if run.round in by_round]
-    if not pairs:
-        return ""
-    listed = ", ".join(f"{pair:.2f}" for pair in pairs)
-    return f"{listed} ({statistics.median(pairs):.2f})"
-
-
-def scale_table(runs: list[Run], workers: int) -> list[str]:
     rows = [run for run in runs if run.workers == workers]
-    if not rows:
-        return []
     grouped: dict[str, list[Run]] = collections.defaultdict(list)
     for run in rows:
         grouped[run.extra["store"]].append(run)
+    if reference not in grouped:
+        return []
+    by_cycle = {run.round: run.rps for run in grouped[reference]}
+    cycles = len(by_cycle)
     lines = [
-        f"**porch, {workers} worker{'s' if workers > 1 else ''}** (best of the runs; "
-        "ratio is full / empty; per round, each full run against the empty run next to it)",
+        f"**{title}, {workers} worker{'s' if workers > 1 else ''}** (interleaved: {cycles} "
+        f"cycles of {rows[0].seconds:.0f} s runs; medians over the cycles; ratio is "
+        f"each cycle's run / that cycle's {versus} run, median and range)",
         "",
-        "| store | req/s | vs empty | p50 ms | p99 ms | req/s per run "
-        "| vs empty per round (median) |",
-        "|---|---:|---:|---:|---:|---|---|",
+        f"| app | req/s | vs {versus} | range | p50 ms | p99 ms | req/s per cycle |",
+        "|---|---:|---:|---|---:|---:|---|",
     ]
-    for label in sorted(grouped, key=lambda label: (label.split(",")[0], "empty" not in label)):
-        run = max(grouped[label], key=lambda r: r.rps)
-        empty_label = label.split(",")[0] + ", empty"
-        empties = grouped.get(empty_label, [])
-        empty = max(empties, key=lambda r: r.rps) if empties else None
-        each = ", ".join(f"{r.rps:.0f}" for r in grouped[label])
+    for label, group in sorted(grouped.items(), key=lambda item: item[0] != reference):
+        group.sort(key=lambda run: run.round)
+        ratios = [run.rps / by_cycle[run.round] for run in group if run.round in by_cycle]
+        name = f"**{label}**" if label == reference else label
         lines.append(
-            f"| {label} | {run.rps:,.0f} | {ratio(run.rps, empty and empty.rps)} "
-            f"| {run.p50_ms:.2f} | {run.p99_ms:.2f} | {each} "
-            f"| {paired_ratios(grouped[label], empties) if label != empty_label else ''} |"
+            f"| {name} | {statistics.median(run.rps for run in group):,.0f} "
+            f"| {statistics.median(ratios):.2f} | {min(ratios):.2f} to {max(ratios):.2f} "
+            f"| {statistics.median(run.p50_ms for run in group):.2f} "
+            f"| {statistics.median(run.p99_ms for run in group):.2f} "
+            f"| {', '.join(f'{run.rps:.0f}' for run in group)} |"
         )
     lines.append("")
+    return lines
+
+
+def cycle_ratio(runs: list[Run], label: str, reference: str) -> float | None:
+    """The median over the cycles of ``label``'s run / ``reference``'s run of the same cycle."""
+    by_cycle = {run.round: run.rps for run in runs if run.extra.get("store") == reference}
+    ratios = [
+        run.rps / by_cycle[run.round]
+        for run in runs
+        if run.extra.get("store") == label and run.round in by_cycle
+    ]
+    return statistics.median(ratios) if ratios else None
+
+
+def scale_tables(runs: list[Run], workers: int) -> list[str]:
+    """One interleaved table per store kind: the full store against the empty one."""
+    lines: list[str] = []
+    for kind in ("Redis", "SQLite"):
+        of_kind = [
+            run for run in runs if run.workers == workers and run.extra["store"].startswith(kind)
+        ]
+        lines.extend(
+            interleaved_table(
+                f"porch on {kind}", of_kind, f"{kind}, empty", workers, versus="empty"
+            )
+        )
     return lines
 
 
@@ -1097,18 +1200,26 @@ READING = [
     "- **The README counter is a plain `def`.** It runs on the event loop because porch "
     'proves from its bytecode that it cannot block (docs/context.md, "Sync or async"). '
     "The `async def` row shows the same counter without that step.",
-    "- **Memory vs hello world.** The hello world answers with no work of its own. Most "
-    "of its time is the two `write()` system calls uvicorn makes per response (headers, "
-    "then body), which porch pays too. On top of that, porch reads and verifies the "
-    "cookie, loads and saves the session (JSON in and out, expiry, the size cap), adds the "
-    "security headers, routes, and builds the reply. The profile of that run is below. "
-    "porch's reply also carries five headers the hello world's does not (four security "
-    "headers and `Vary: Cookie`), and uvicorn checks each header of each response in Python: "
-    "its loop over the headers took 3.0 to 3.5 µs more for porch's nine than for the hello "
-    "world's four (timed on its own, on this machine).",
-    "- **SQLite, 2 workers.** Two processes share one file and take turns on its write "
-    "lock. Those runs vary more than the others from one run to the next, so compare "
-    "their per-run figures, not just the best.",
+    "- **Memory vs hello world.** Under the same wrk load, the hello world cost its "
+    "uvicorn worker about 22 µs of CPU per request and porch about 57 µs (user plus system "
+    "time of the worker over a 6 s run, on this machine). Of porch's extra 35 µs, about "
+    "10 µs is porch's own Python: the same request through porch in a loop, without HTTP, "
+    "takes 9.9 µs (the cookie checked against its cache, the session loaded and saved with "
+    "JSON in and out, expiry, the size cap, routing, the reply, the security headers). "
+    "3.0 to 3.5 µs is uvicorn checking, in Python, the five headers porch's reply carries "
+    "that the hello world's does not (four security headers and `Vary: Cookie`). About "
+    "7 µs is the kernel waking wrk: the hello world keeps wrk's threads busy, so its "
+    "responses seldom wake a sleeping one, while porch's mostly do (perf: the wake-up is "
+    "16 % of porch's worker CPU, 10 % of the hello world's). The rest is the same Python "
+    "running slower among uvicorn's than in a tight loop. So part of the ratio belongs to "
+    "the load generator sharing 2 cores with the server; any app that does real work pays "
+    "those wake-ups too.",
+    "- **SQLite.** porch runs a request's statements on the event loop, on a connection "
+    "that never waits for a lock there (docs/stores.md). A statement takes microseconds; "
+    "handing each to a thread and back, as porch did before, cost about 0.3 ms of CPU per "
+    "request under load, as the two threads passed the GIL back and forth. The floor runs "
+    "its statements on the event loop too. With 2 workers the processes take turns on the "
+    "file's write lock, and those runs vary more than the others from one run to the next.",
     "",
 ]
 
@@ -1135,10 +1246,15 @@ def write_report(
         f"- Command: `{command}`"
         + (" (the quick pass: numbers are rougher)" if settings.quick else ""),
         f"- Each app: `{settings.wrk_command}`, after a {settings.warmup} s warm-up; "
-        f"{settings.rounds} round(s) ({settings.close_call_rounds} for memory, "
-        "SQLite and scale, whose ratios are the closest calls), the app order reversed in "
-        "every other round; each table keeps an app's best run (highest req/s) and lists "
-        "every run.",
+        f"{settings.rounds} round(s), the app order reversed in every other round; each "
+        "table keeps an app's best run (highest req/s) and lists every run.",
+        "- Memory and scale, whose targets leave less margin than this machine's run-to-run "
+        "noise, are interleaved instead: every server of the comparison is up at once (after "
+        f"the same checks and warm-up), and wrk drives them in turn, {settings.slice_seconds} s "
+        f"each, for {settings.slice_cycles} cycles, the order reversed every other cycle. "
+        "Each cycle's runs are seconds apart, so a slow spell of the machine hits them alike; "
+        "their tables give medians over the cycles, and each ratio is the median of the "
+        "cycles' own ratios.",
         "- Servers: uvicorn with `--loop uvloop --http httptools --no-access-log "
         "--log-level warning` and `--workers N`; aiohttp, which is not ASGI, on its own "
         "server with uvloop, N processes accepting on one socket.",
@@ -1173,11 +1289,19 @@ def write_report(
         lines.append(f"### {title}")
         lines.append("")
         if scenario == "memory":
+            against_hello = cycle_ratio(scenario_runs, reference, HELLO.name)
             lines.append(
                 "One worker only: porch refuses the memory store with several workers "
-                "(each would hold its own sessions)."
+                "(each would hold its own sessions). The three servers are interleaved "
+                "(see How it was measured). **porch (memory) / hello world: "
+                f"{against_hello or 0:.2f}**, the median over the cycles of porch's run "
+                "over the hello world's run of the same cycle."
             )
             lines.append("")
+            lines.extend(
+                interleaved_table("Sessions in memory", scenario_runs, reference, 1, versus="porch")
+            )
+            continue
         for workers in settings.workers:
             lines.extend(table(title.split(" (")[0], scenario_runs, reference, workers))
     lines.extend(READING)
@@ -1186,15 +1310,15 @@ def write_report(
         lines.append("")
         lines.append(
             "porch's counter on a store that already holds that many sessions (bulk-loaded in "
-            "porch's own format by bench/preload.py), alternated with the same store empty. "
-            "For Redis the full store is a second private redis-server. A Redis lookup by "
-            "key costs the same whatever the store holds, so the spread of the Redis rows' "
-            "per-round ratios is this machine's run-to-run noise: read the SQLite rows "
-            "against it."
+            "porch's own format by bench/preload.py), interleaved with the same store empty "
+            "(both servers up at once, driven in turn). For Redis the full store is a second "
+            "private redis-server. A Redis lookup by key costs the same whatever the store "
+            "holds, so the range of the Redis rows' ratios is this machine's noise: read the "
+            "SQLite rows against it."
         )
         lines.append("")
         for workers in settings.workers:
-            lines.extend(scale_table(scale_runs, workers))
+            lines.extend(scale_tables(scale_runs, workers))
     if monitor:
         lines.extend(
             [
@@ -1254,6 +1378,17 @@ def write_report(
     return text
 
 
+def representative(runs: list[Run]) -> dict[str, float]:
+    """Each app's figure for the chart: its best run, or its median one when interleaved."""
+    grouped: dict[str, list[float]] = collections.defaultdict(list)
+    interleaved = False
+    for run in runs:
+        interleaved = interleaved or bool(run.extra.get("interleaved"))
+        grouped[run.extra.get("store", run.app) if interleaved else run.app].append(run.rps)
+    pick = statistics.median if interleaved else max
+    return {name: pick(values) for name, values in grouped.items()}
+
+
 def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
     import matplotlib
 
@@ -1263,10 +1398,9 @@ def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
     panels: list[tuple[str, list[tuple[str, float]]]] = []
     for scenario in ("Redis", "memory", "SQLite"):
         for workers in settings.workers:
-            chosen: dict[str, float] = {}
-            for run in runs:
-                if run.scenario == scenario and run.workers == workers:
-                    chosen[run.app] = max(chosen.get(run.app, 0.0), run.rps)
+            chosen = representative(
+                [run for run in runs if run.scenario == scenario and run.workers == workers]
+            )
             if chosen:
                 panels.append(
                     (
@@ -1275,11 +1409,12 @@ def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
                     )
                 )
     for workers in settings.workers:
-        chosen = {}
-        for run in scale_runs:
-            if run.workers == workers:
-                label = "porch, " + run.extra["store"]
-                chosen[label] = max(chosen.get(label, 0.0), run.rps)
+        chosen = {
+            "porch, " + label: value
+            for label, value in representative(
+                [run for run in scale_runs if run.workers == workers]
+            ).items()
+        }
         if chosen:
             panels.append(
                 (f"Scale, {workers} worker{'s' if workers > 1 else ''}", sorted(chosen.items()))
@@ -1305,7 +1440,8 @@ def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
         axis.axis("off")
     figure.suptitle(
         f"Session counter, wrk -t{settings.threads} -c{settings.connections} "
-        f"-d{settings.duration}s (each app's best run)",
+        f"-d{settings.duration}s (each app's best run; memory and scale: the median of "
+        f"{settings.slice_seconds} s interleaved runs)",
         fontsize=11,
     )
     figure.tight_layout()
@@ -1315,18 +1451,20 @@ def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
 
 def print_summary(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
     print()
-    for scenario, reference in (
-        ("Redis", "porch"),
-        ("memory", "porch (memory)"),
-        ("SQLite", "porch (SQLite)"),
-    ):
+    for scenario, reference in (("Redis", "porch"), ("SQLite", "porch (SQLite)")):
         for workers in settings.workers:
             for line in table(
                 scenario, [r for r in runs if r.scenario == scenario], reference, workers
             ):
                 print(line)
+    memory = [run for run in runs if run.scenario == "memory"]
+    for line in interleaved_table("memory", memory, PORCH_MEMORY.name, 1, versus="porch"):
+        print(line)
+    if memory:
+        against_hello = cycle_ratio(memory, PORCH_MEMORY.name, HELLO.name) or 0
+        print(f"porch (memory) / hello world: {against_hello:.2f}\n")
     for workers in settings.workers:
-        for line in scale_table(scale_runs, workers):
+        for line in scale_tables(scale_runs, workers):
             print(line)
 
 
@@ -1362,19 +1500,13 @@ def main(argv: list[str]) -> int:
                     settings.workers,
                 )
             if "memory" in settings.sections:
-                stores = {
-                    PORCH_MEMORY.name: Store("memory"),
-                    HELLO.name: Store("none"),
-                    PORCH_MEMORY_LOGGING.name: Store("memory"),
-                }
-                runs += run_scenario(
-                    "memory",
-                    [PORCH_MEMORY, HELLO, PORCH_MEMORY_LOGGING],
-                    stores,
-                    settings,
-                    tuple(w for w in settings.workers if w == 1) or (1,),
-                    rounds=settings.close_call_rounds,
-                )
+                print("\n== memory (interleaved)", flush=True)
+                contenders = [
+                    Contender(PORCH_MEMORY.name, PORCH_MEMORY, Store("memory")),
+                    Contender(HELLO.name, HELLO, Store("none")),
+                    Contender(PORCH_MEMORY_LOGGING.name, PORCH_MEMORY_LOGGING, Store("memory")),
+                ]
+                runs += interleave("memory", contenders, 1, settings)  # memory: one worker only
             if "sqlite" in settings.sections:
                 directory = scratch / "sqlite"
                 directory.mkdir()
@@ -1388,7 +1520,6 @@ def main(argv: list[str]) -> int:
                     stores,
                     settings,
                     settings.workers,
-                    rounds=settings.close_call_rounds,
                 )
             if "scale" in settings.sections:
                 scale_runs = run_scale(settings, server, scratch)
