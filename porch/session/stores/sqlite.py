@@ -133,11 +133,12 @@ class SQLiteStore(Store):
 
     ``SQLiteStore('sessions.db')`` or ``sqlite:///sessions.db`` (relative to the
     working directory), ``sqlite:////var/lib/app/sessions.db`` (absolute).
-    All database work runs on one thread per store, never on the event loop.
-    ``timeout`` is how long a write waits for another process's transaction
-    before the store reports ``StoreUnavailable`` (porch answers 503).
-    Expired rows are never returned; a few are deleted on every write and
-    ``purge()`` deletes the rest.
+    A request's calls run on the event loop on a connection that never waits
+    there (see ``_quick``); opening the file, checkpoints, ``count()`` and
+    ``purge()`` run on the store's own thread. ``timeout`` is how long a write
+    waits for another process's transaction before the store reports
+    ``StoreUnavailable`` (porch answers 503). Expired rows are never returned;
+    a few are deleted every 16th write and ``purge()`` deletes the rest.
     """
 
     def __init__(self, path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -145,7 +146,7 @@ class SQLiteStore(Store):
         self.timeout = timeout
         self._connection: sqlite3.Connection | None = None  # used only on the worker thread
         self._worker: ThreadPoolExecutor | None = None
-        self._writes = 0  # counts saves, for the sweep
+        self._writes = 0  # counts saves, for the sweep and the checkpoints
         # The connection of the thread that runs the event loop (see _quick), and that thread.
         self._here: sqlite3.Connection | None = None
         self._here_thread = 0
@@ -401,8 +402,8 @@ class SQLiteStore(Store):
         """Every CHECKPOINT_EVERY writes, copy the WAL back into the file on the store's thread.
 
         The event loop's connection does not checkpoint by itself: a checkpoint
-        syncs the file to disk, which can take milliseconds. PASSIVE: it waits for
-        no one, and copies what no reader still needs.
+        syncs the file to disk, which can take milliseconds. At most one runs at
+        a time; see ``_checkpoint`` for the mode.
         """
         if self._checkpoint is not None and not self._checkpoint.done():
             return  # the last one is still running
@@ -503,6 +504,14 @@ def _fields(text: str, key: str) -> dict[str, str]:
 
 
 def _checkpoint(connection: sqlite3.Connection) -> None:
+    """Copy the WAL into the file and let the next write start the WAL over.
+
+    RESTART, not PASSIVE: a passive checkpoint never waits, so under steady
+    writes it never catches up with the end of the WAL, and the WAL is only
+    started over once a checkpoint has caught up: it grew by 690 MB in 10 s of
+    load. RESTART holds the write lock while it copies (a few milliseconds);
+    writes on the event loop retry meanwhile, reads go on.
+    """
     connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
 
 
