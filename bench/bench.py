@@ -453,6 +453,15 @@ def check_counter(app: App, port: int) -> None:
         raise RuntimeError(f"{app.name}: a cookie-keeping client should see 1, 2, 3; got {seen}")
 
 
+def check_climbed(app: App, port: int, cookie: str) -> None:
+    """After the timed runs, a pooled session has counted on (a counter app only)."""
+    if not app.checks_climb:
+        return
+    status, body = Visitor(port).get("/", cookie=cookie)
+    if status != 200 or not isinstance(body, dict) or int(body.get("views", 0)) < 3:
+        raise RuntimeError(f"{app.name}: a pooled session did not climb: {body!r}")
+
+
 def cookie_pool(app: App, port: int, count: int) -> list[str]:
     """One fresh session per wrk connection: the Cookie header each one sends back."""
     pool = []
@@ -484,6 +493,34 @@ class Run:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @classmethod
+    def from_wrk(
+        cls,
+        result: dict[str, Any],
+        app: App,
+        scenario: str,
+        workers: int,
+        round_number: int,
+        **fields: Any,
+    ) -> Run:
+        """A run from wrk's result line (bench/cookie.lua): counts, seconds, percentiles."""
+        return cls(
+            app=app.name,
+            scenario=scenario,
+            workers=workers,
+            round=round_number,
+            requests=result["requests"],
+            seconds=result["duration_us"] / 1e6,
+            p50_ms=result["p50_us"] / 1000,
+            p99_ms=result["p99_us"] / 1000,
+            errors={
+                key.removeprefix("errors_"): value
+                for key, value in result.items()
+                if key.startswith("errors_") and value
+            },
+            **fields,
+        )
 
 
 def wrk(port: int, cookies: list[str], settings: Settings, seconds: int) -> dict[str, Any]:
@@ -546,25 +583,13 @@ def measure(
         sessions_after = store.count()
         if sessions_after is not None and sessions_before is not None:
             sessions_after -= sessions_before  # the sessions this run created
-        if app.checks_climb:
-            status, body = Visitor(port).get("/", cookie=cookies[0])
-            if status != 200 or not isinstance(body, dict) or int(body.get("views", 0)) < 3:
-                raise RuntimeError(f"{app.name}: a pooled session did not climb: {body!r}")
-    errors = {
-        key.removeprefix("errors_"): value
-        for key, value in result.items()
-        if key.startswith("errors_") and value
-    }
-    run = Run(
-        app=app.name,
-        scenario=scenario,
-        workers=workers,
-        round=round_number,
-        requests=result["requests"],
-        seconds=result["duration_us"] / 1e6,
-        p50_ms=result["p50_us"] / 1000,
-        p99_ms=result["p99_us"] / 1000,
-        errors=errors,
+        check_climbed(app, port, cookies[0])
+    run = Run.from_wrk(
+        result,
+        app,
+        scenario,
+        workers,
+        round_number,
         sessions_after=sessions_after,
         extra={"load": load_before},
     )
@@ -664,20 +689,12 @@ def interleave(
                 load_before = os.getloadavg()[0]
                 port = ports[contender.label]
                 result = wrk(port, pools[contender.label], settings, settings.slice_seconds)
-                run = Run(
-                    app=contender.app.name,
-                    scenario=scenario,
-                    workers=workers,
-                    round=cycle,
-                    requests=result["requests"],
-                    seconds=result["duration_us"] / 1e6,
-                    p50_ms=result["p50_us"] / 1000,
-                    p99_ms=result["p99_us"] / 1000,
-                    errors={
-                        key.removeprefix("errors_"): value
-                        for key, value in result.items()
-                        if key.startswith("errors_") and value
-                    },
+                run = Run.from_wrk(
+                    result,
+                    contender.app,
+                    scenario,
+                    workers,
+                    cycle,
                     sessions_after=None,
                     extra={"load": load_before, "store": contender.label, "interleaved": True},
                 )
@@ -691,10 +708,7 @@ def interleave(
                 for run in mine:  # the sessions all its slices created, checked once
                     run.sessions_after = counted - started_with
                 check_run(mine[-1], settings)
-            if contender.app.checks_climb:
-                status, body = Visitor(port).get("/", cookie=pools[contender.label][0])
-                if status != 200 or not isinstance(body, dict) or int(body.get("views", 0)) < 3:
-                    raise RuntimeError(f"{contender.label}: a pooled session did not climb")
+            check_climbed(contender.app, port, pools[contender.label][0])
             rates = ", ".join(f"{run.rps:.0f}" for run in mine)
             print(
                 f"  {contender.label:<44} {workers}w: median "
@@ -811,7 +825,7 @@ def record_monitor(server: RedisServer) -> list[tuple[str, list[str]]]:
         stop = threading.Event()
 
         def listen() -> None:
-            with monitor_client.monitor() as monitor:
+            with monitor_client.monitor() as monitor:  # type: ignore[no-untyped-call]
                 for event in monitor.listen():
                     command = event["command"]
                     where = "  (inside the script)" if event.get("client_type") == "lua" else ""
@@ -1040,10 +1054,13 @@ def table(title: str, runs: list[Run], reference_app: str, workers: int) -> list
         each = ", ".join(f"{r.rps:.0f}" for r in sorted(grouped[app], key=lambda r: r.round))
         median = statistics.median(r.rps for r in grouped[app])
         name = f"**{app}**" if app == reference_app else app
+        rps, p50, p99 = (
+            (reference.rps, reference.p50_ms, reference.p99_ms) if reference else (None,) * 3
+        )
         lines.append(
-            f"| {name} | {run.rps:,.0f} | {ratio(run.rps, reference and reference.rps)} "
-            f"| {run.p50_ms:.2f} | {ratio(run.p50_ms, reference and reference.p50_ms)} "
-            f"| {run.p99_ms:.2f} | {ratio(run.p99_ms, reference and reference.p99_ms)} "
+            f"| {name} | {run.rps:,.0f} | {ratio(run.rps, rps)} "
+            f"| {run.p50_ms:.2f} | {ratio(run.p50_ms, p50)} "
+            f"| {run.p99_ms:.2f} | {ratio(run.p99_ms, p99)} "
             f"| {each} ({median:,.0f}) |"
         )
     lines.append("")
