@@ -12,9 +12,10 @@ own, then calls this file with the peers' Python). What it does, in order:
    bench/cookie.lua``, and checks afterwards that no request failed and that the
    store holds about one session per connection, not one per request;
 5. alternates the apps over the rounds (the machine is noisy) and keeps each
-   app's best run;
+   app's best run; the memory and scale comparisons, whose margins are smaller
+   than that noise, are interleaved instead (see SLICE_SECONDS);
 6. scale: porch with 1,000,000 sessions already in Redis and in SQLite,
-   alternated with the same store empty;
+   interleaved with the same store empty;
 7. records the Redis commands of each request kind (MONITOR) and profiles
    porch's counter under load with py-spy;
 8. prints the tables and writes docs/benchmarks.md and docs/benchmarks.png.
@@ -628,12 +629,10 @@ def run_scenario(
     stores: dict[str, Store],
     settings: Settings,
     worker_counts: tuple[int, ...],
-    *,
-    rounds: int | None = None,
 ) -> list[Run]:
     print(f"\n== {name}", flush=True)
     runs = []
-    for round_number in range(1, (rounds or settings.rounds) + 1):
+    for round_number in range(1, settings.rounds + 1):
         for workers in worker_counts:
             for app in alternate(apps, round_number - 1):
                 runs.append(
@@ -1020,14 +1019,6 @@ def short_frame(frame: str) -> str:
 
 
 # --- reporting ------------------------------------------------------------------------
-
-
-def best(runs: list[Run]) -> dict[tuple[str, str, int], list[Run]]:
-    grouped: dict[tuple[str, str, int], list[Run]] = collections.defaultdict(list)
-    for run in runs:
-        label = run.extra.get("store", run.scenario)
-        grouped[(label, run.app, run.workers)].append(run)
-    return grouped
 
 
 def ratio(value: float, reference: float | None) -> str:

@@ -333,11 +333,11 @@ class SQLiteStore(Store):
         statements is). Called from another thread than the first caller's, it
         runs on the store's thread instead.
         """
-        connection = self._here
-        if connection is None or self._here_thread != threading.get_ident():
+        connection = self._here if self._here_thread == threading.get_ident() else None
+        if connection is None:
             connection = await self._open_here()
-            if connection is None:
-                return await self._on_the_thread(work)
+        if connection is None:
+            return await self._on_the_thread(work)
         deadline = 0.0
         pause = FIRST_PAUSE
         while True:
@@ -371,13 +371,12 @@ class SQLiteStore(Store):
     async def _open_here(self) -> sqlite3.Connection | None:
         """This thread's connection, opened once the store's thread has set the file up.
 
-        None when another thread already has one: that caller's calls take the
-        store's thread.
+        None when another thread has one: that thread's caller came first, and
+        this caller's calls take the store's thread.
         """
-        if self._here is not None:
-            return None if self._here_thread != threading.get_ident() else self._here
-        await self._run(lambda connection: None)  # WAL mode, the table, a migration
-        if self._here is not None:  # opened meanwhile, by a call of the same thread
+        if self._here is None:
+            await self._run(lambda connection: None)  # WAL mode, the table, a migration
+        if self._here is not None:  # another thread's, or opened by a call meanwhile
             return self._here if self._here_thread == threading.get_ident() else None
         try:
             connection = sqlite3.connect(
@@ -407,21 +406,21 @@ class SQLiteStore(Store):
         """
         if self._checkpoint is not None and not self._checkpoint.done():
             return  # the last one is still running
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porch-sqlite")
-        self._checkpoint = asyncio.get_running_loop().run_in_executor(
-            self._worker, self._with_connection, _checkpoint
-        )
+        self._checkpoint = self._submit(_checkpoint)
         self._checkpoint.add_done_callback(_report_checkpoint)
 
     # -- the worker thread ----------------------------------------------------
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on this store's own thread, with its connection (opened lazily)."""
+        return await self._submit(work)
+
+    def _submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """``work`` queued on this store's own thread (started lazily), as a future."""
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porch-sqlite")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self._with_connection, work)
+        return loop.run_in_executor(self._worker, self._with_connection, work)
 
     def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
