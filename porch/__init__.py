@@ -12,6 +12,8 @@ app = server(counter)
 ```
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .app import App, server
 from .errors import (
     ConfigError,
@@ -35,7 +37,20 @@ from .reply import (
 )
 from .router import delete, error, get, head, patch, post, put, sub
 from .socket import socket
-from .testing import run
+
+if TYPE_CHECKING:
+    from .testing import run
+
+
+def __getattr__(name: str) -> Any:
+    """``porch.run`` is imported on first use (PEP 562): it brings httpx, which a
+    production worker never needs, so ``import porch`` stays light."""
+    if name == "run":
+        from .testing.server import run
+
+        return run
+    raise AttributeError(f"module 'porch' has no attribute {name!r}")
+
 
 __all__ = [
     "App",

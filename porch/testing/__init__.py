@@ -13,7 +13,22 @@ class TestMyStore(StoreSuite):
 ```
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .server import AsyncApi, Response, SyncApi, run
-from .suite import OptionalStoreSuite, StoreSuite
+
+if TYPE_CHECKING:
+    from .suite import OptionalStoreSuite, StoreSuite
+
+
+def __getattr__(name: str) -> Any:
+    """The store conformance suites are imported on first use (PEP 562): they need
+    pytest, a test-only dependency, which ``run()`` alone does not."""
+    if name in ("OptionalStoreSuite", "StoreSuite"):
+        from . import suite
+
+        return getattr(suite, name)
+    raise AttributeError(f"module 'porch.testing' has no attribute {name!r}")
+
 
 __all__ = ["AsyncApi", "OptionalStoreSuite", "Response", "StoreSuite", "SyncApi", "run"]

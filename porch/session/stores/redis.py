@@ -25,12 +25,12 @@ from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ClusterDownError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from ...errors import ConfigError, StoreUnavailable
 from .base import (
@@ -516,7 +516,10 @@ class RedisStore(Store):
             )
         username, password = _credentials(parts.netloc)
         sentinel_options = {key: value for key, value in options.items() if key != "retry"}
-        self._sentinel = Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        # Typed as Any: Sentinel's constructor is unannotated before redis-py 8.2 and
+        # annotated from it, and porch type-checks against either.
+        make_sentinel: Any = Sentinel
+        self._sentinel = make_sentinel(
             _host_ports(parts.netloc, url=url), sentinel_kwargs=sentinel_options, **options
         )
         master: Redis = self._sentinel.master_for(
