@@ -286,8 +286,10 @@ class Context(AppContext):
                     max_fields=security.max_fields,
                     max_part_size=security.max_part_size,
                 )
-            except (MultiPartException, HTTPException) as exc:
-                detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
+            except (MultiPartException, HTTPException, ValueError) as exc:
+                # ValueError: some Starlette releases let a malformed multipart body
+                # (no boundary line, say) escape as one; it is still the client's fault.
+                detail = getattr(exc, "message", None) or getattr(exc, "detail", "") or str(exc)
                 raise BadRequest(
                     f"The form body could not be parsed: {detail} (limits: the security options "
                     "max_fields, max_files and max_part_size)"
