@@ -120,8 +120,13 @@ INCLUSIVE = {
     "redis-py (client side of the round trips)": r"\(redis/",
     "MemoryStore": r"MemoryStore\.",
     "uvicorn httptools protocol (parse, send)": r"\(uvicorn/protocols/http/httptools_impl\.py\)",
-    "Granian's ASGI glue (Python side)": r"\(granian/",
     "asyncio event loop internals": r"\(asyncio/",
+}
+# The servers' own Python frames, by self time: they are at the root of every
+# request's stack (they call the app), so their inclusive share would be all of it.
+SERVER_SELF = {
+    "Granian's Python (its ASGI glue and futures), self time only": r"\(granian/",
+    "uvicorn's Python (protocol, flow control), self time only": r"\(uvicorn/",
 }
 
 
@@ -143,10 +148,13 @@ def summarise_profile(raw: Path) -> dict[str, Any]:
         for label, pattern in INCLUSIVE.items():
             if any(re.search(pattern, frame) for frame in frames):
                 inclusive[label] += count
+        for label, pattern in SERVER_SELF.items():
+            if re.search(pattern, frames[-1]):
+                inclusive[label] += count
     return {
         "samples": total,
         "self": [(name, count / total) for name, count in self_time.most_common(25)],
-        "inclusive": [(label, inclusive[label] / total) for label in INCLUSIVE],
+        "inclusive": [(label, inclusive[label] / total) for label in [*INCLUSIVE, *SERVER_SELF]],
     }
 
 
