@@ -72,9 +72,9 @@ def how_measured(settings: Settings, runs: list[Run], command: str) -> list[str]
         "of the machine hits them alike. The tables give medians over the cycles; each "
         "ratio is the median of the cycles' own ratios, with their range beside it.",
         f"- Servers: uvicorn with `{' '.join(UVICORN_FLAGS)}`; Granian with "
-        f"`{' '.join(GRANIAN_FLAGS)}` (no app here uses WebSocket); both with "
-        "`--workers N`. porch runs on both; Starlette and Litestar on uvicorn, which their "
-        "docs recommend, and on Granian too, so no comparison sets porch on the faster "
+        f"`{' '.join(GRANIAN_FLAGS)}` (its defaults otherwise, as `porch serve` runs it); "
+        "both with `--workers N`. porch runs on both; Starlette and Litestar on uvicorn, "
+        "which their docs recommend, and on Granian too, so no comparison sets porch on the faster "
         "server against a peer on the slower; aiohttp, which is not ASGI, on its own server "
         "with uvloop, N processes accepting on one socket. The floors and the hello world "
         "run on both servers.",
@@ -112,7 +112,11 @@ def targets_part(settings: Settings, runs: list[Run]) -> list[str]:
         "",
         "porch on Granian, its default server, against porch on uvicorn, the hello "
         "world and the peers. Each figure is the median over the cycles of a ratio "
-        "of two runs of the same cycle; the range is the spread of those ratios.",
+        "of two runs of the same cycle; the range is the spread of those ratios. The "
+        "last column is the same comparison by CPU per request (the other's CPU time "
+        "per request over porch on Granian's, median over the cycles): it moves far "
+        "less with other programs' load than req/s does, so where the two columns agree "
+        "the throughput ratio is not noise.",
         "",
         *targets_table(found),
     ]

@@ -29,6 +29,10 @@ class Target:
     ratios: list[float]  # one per cycle
     needed: float
     at_most: bool = False  # True: the ratio must not exceed ``needed``
+    # The reference's CPU per request over this one's, cycle by cycle: how much more
+    # a core's worth of CPU serves. It moves far less with the machine's load than
+    # req/s does, so it says whether a throughput ratio is noise.
+    cpu_ratios: tuple[float, ...] = ()
 
     @property
     def value(self) -> float:
@@ -40,10 +44,11 @@ class Target:
 
     def row(self) -> str:
         sign = "≤" if self.at_most else "≥"
+        cpu = f"{statistics.median(self.cpu_ratios):.2f}" if self.cpu_ratios else "-"
         return (
             f"| {self.what} | **{self.value:.2f}** ({min(self.ratios):.2f} to "
             f"{max(self.ratios):.2f}) | {sign} {self.needed:.2f} | "
-            f"{'yes' if self.met else '**no**'} |"
+            f"{'yes' if self.met else '**no**'} | {cpu} |"
         )
 
 
@@ -58,7 +63,12 @@ def target(
     at_most: bool = False,
 ) -> list[Target]:
     ratios = cycle_ratios(runs, label, reference, metric)
-    return [Target(what, ratios, needed, at_most)] if ratios else []
+    cpu = () if at_most else tuple(cycle_ratios(runs, reference, label, cpu_per_run))
+    return [Target(what, ratios, needed, at_most, cpu)] if ratios else []
+
+
+def cpu_per_run(run: Run) -> float:
+    return run.cpu_us_per_request
 
 
 def best_peer(runs: list[Run]) -> str | None:
@@ -120,8 +130,9 @@ def targets_table(found: list[Target]) -> list[str]:
     if not found:
         return []
     return [
-        "| target | measured: median of the cycles' ratios (range) | needed | met |",
-        "|---|---:|---:|---|",
+        "| target | measured: median of the cycles' ratios (range) | needed | met "
+        "| CPU per request, inverse ratio |",
+        "|---|---:|---:|---|---:|",
         *(item.row() for item in found),
         "",
     ]
@@ -134,7 +145,7 @@ def cpu_per_request(runs: list[Run], workers: int) -> list[str]:
         of_scenario = of_workers([run for run in runs if run.scenario == scenario], workers)
         for server in (GRANIAN, UVICORN):
             label = app(server).label
-            cpu = median(of_scenario, label, lambda run: run.cpu_us_per_request)
+            cpu = median(of_scenario, label, cpu_per_run)
             rate = median(of_scenario, label)
             if cpu is not None and rate is not None:
                 lines.append(f"| {scenario} | {server} | {rate:,.0f} | {cpu:.0f} |")
