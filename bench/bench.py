@@ -43,7 +43,7 @@ from harness.monitor import record_monitor
 from harness.profile import profile_porch
 from harness.report import write_report
 from harness.scale import scale_section
-from harness.sections import memory_section, redis_section, sqlite_section
+from harness.sections import memory_section, redis_section, reference, sqlite_section
 from harness.servers import GRANIAN
 from harness.settings import DOCS, RESULTS, Settings, parse_settings
 from harness.stores import RedisServer, Store
@@ -91,10 +91,9 @@ def print_summary(runs: list[Run], scale_runs: list[Run], settings: Settings) ->
             print(line)
     for scenario in sorted({run.scenario for run in runs}):
         of_scenario = [run for run in runs if run.scenario == scenario]
-        reference = of_scenario[0].label  # porch on Granian leads every section
         for workers in settings.workers:
             for line in interleaved_table(
-                scenario, of_scenario, reference, workers, versus="porch on Granian"
+                scenario, of_scenario, reference(scenario), workers, versus="porch on Granian"
             ):
                 print(line)
     for workers in settings.workers:

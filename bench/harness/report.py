@@ -7,7 +7,7 @@ from typing import Any
 from . import catalogue
 from .load import Run
 from .machine import machine
-from .sections import MEMORY, REDIS, SQLITE
+from .sections import MEMORY, REDIS, SQLITE, reference
 from .servers import GRANIAN, GRANIAN_FLAGS, UVICORN, UVICORN_FLAGS
 from .settings import DOCS, Settings
 from .tables import cycle_ratio, interleaved_table, scale_tables
@@ -126,24 +126,26 @@ def targets_part(settings: Settings, runs: list[Run]) -> list[str]:
 
 
 def results_part(settings: Settings, runs: list[Run], scale_runs: list[Run]) -> list[str]:
-    porch_granian = catalogue.porch(GRANIAN).label
     sections = [
-        (REDIS, "Sessions in Redis", porch_granian, settings.workers),
-        (MEMORY, "Sessions in memory (porch) vs a bare ASGI hello world", "", (1,)),
-        (SQLITE, "Sessions in SQLite", catalogue.porch_sqlite(GRANIAN).label, settings.workers),
+        (REDIS, "Sessions in Redis", settings.workers),
+        (MEMORY, "Sessions in memory (porch) vs a bare ASGI hello world", (1,)),
+        (SQLITE, "Sessions in SQLite", settings.workers),
     ]
     lines = ["## Results", ""]
-    for scenario, title, reference, worker_counts in sections:
+    for scenario, title, worker_counts in sections:
         scenario_runs = [run for run in runs if run.scenario == scenario]
         if not scenario_runs:
             continue
         lines += [f"### {title}", ""]
         if scenario == MEMORY:
-            reference = catalogue.porch_memory(GRANIAN).label
             lines += [memory_note(scenario_runs), ""]
         for workers in worker_counts:
             lines += interleaved_table(
-                title.split(" (")[0], scenario_runs, reference, workers, versus="porch on Granian"
+                title.split(" (")[0],
+                scenario_runs,
+                reference(scenario),
+                workers,
+                versus="porch on Granian",
             )
     lines.extend(READING)
     if scale_runs:

@@ -14,12 +14,19 @@ from pathlib import Path
 from . import catalogue
 from .catalogue import SERVERS
 from .load import Run, contenders_of, interleave
+from .servers import GRANIAN
 from .settings import Settings
 from .stores import RedisServer, Store
 
 REDIS = "Redis"
 MEMORY = "memory"
 SQLITE = "SQLite"
+
+
+def reference(scenario: str) -> str:
+    """The row a section's ratios are taken against: porch on its default server."""
+    app = {REDIS: catalogue.porch, MEMORY: catalogue.porch_memory, SQLITE: catalogue.porch_sqlite}
+    return app[scenario](GRANIAN).label
 
 
 def redis_section(settings: Settings, server: RedisServer) -> list[Run]:
