@@ -27,12 +27,18 @@ READING = [
     "- **The README counter is a plain `def`.** It runs on the event loop because porch "
     'proves from its bytecode that it cannot block (docs/context.md, "Sync or async"). '
     "The `async def` row shows the same counter without that step.",
-    "- **Granian or uvicorn.** The same app costs less CPU per request on Granian: its "
-    "HTTP parsing, header checks and socket writes are Rust, where uvicorn's are Python "
-    "(httptools parses in C, but the protocol around it, header validation and flow "
-    "control are Python). The gap is widest where porch's own work is smallest (memory) "
-    "and narrows as the store's round trips take a larger share (Redis, which shares the "
-    "2 cores with the servers and wrk).",
+    "- **Granian or uvicorn.** Granian's HTTP parsing, header checks and socket writes "
+    "are Rust; uvicorn's protocol, header validation and flow control are Python around "
+    "httptools' C parser. The CPU column shows what that saves per request: most for the "
+    "memory store, where the server is the larger part of a request, and little or "
+    "nothing for Redis, where the profile shows porch's own writes to Redis "
+    "(`StreamWriter.writelines`) as the largest Python cost under Granian.",
+    "- **Req/s against CPU per request.** A server's req/s is the CPU time it obtained "
+    "over its CPU per request. Where the req/s ratio of two servers is well above their "
+    "CPU-per-request ratio, the faster one obtained more CPU during its slices. On a "
+    "machine loaded by other programs the scheduler's shares can differ between servers "
+    "(a Granian worker runs a Rust runtime thread beside its Python thread, a uvicorn "
+    "worker one thread); on a quiet machine the two ratios should come closer.",
     "- **Memory vs hello world** (these CPU figures were measured on uvicorn). Under the "
     "same wrk load, the hello world cost its "
     "uvicorn worker about 22 µs of CPU per request and porch about 57 µs (user plus system "
