@@ -196,8 +196,7 @@ class Context(AppContext):
             return True
         if not self.is_from_trusted_proxy():  # the usual case: no header lookup at all
             return False
-        proto = self.headers.get("x-forwarded-proto") or ""
-        return proto.split(",")[0].strip().lower() in ("https", "wss")
+        return (self.forwarded("x-forwarded-proto") or "").lower() in ("https", "wss")
 
     @property
     def csrf(self) -> str:
@@ -245,6 +244,22 @@ class Context(AppContext):
     def has_form(self) -> bool:
         """True when the body was a form (urlencoded or multipart)."""
         return self._form is not None
+
+    def forwarded(self, name: str) -> str | None:
+        """A trusted proxy's entry of an X-Forwarded-* list header; None without one.
+
+        Read from the proxy's end, as the address is: with N trusted proxies the
+        entry is the N-th from the right, the one the farthest trusted proxy
+        wrote; entries left of it came from the client and are ignored.
+        """
+        if not self.is_from_trusted_proxy():
+            return None
+        joined = ",".join(self.headers.getlist(name))
+        entries = [entry.strip() for entry in joined.split(",") if entry.strip()]
+        if not entries:
+            return None
+        proxies = trusted_proxy_count(self, self.options.trust_proxy, len(entries))
+        return entries[max(len(entries) - proxies, 0)]
 
     def is_from_trusted_proxy(self) -> bool:
         trust = self.app.options.trust_proxy
@@ -364,3 +379,19 @@ def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str
         if not address_in(hop, trust):
             return hop or None
     return chain[-1] or None
+
+
+def trusted_proxy_count(ctx: Context, trust: bool | int | tuple[str, ...], most: int) -> int:
+    """How many proxies in front of porch are trusted (at least the direct peer, which is)."""
+    if trust is True:
+        return most
+    if isinstance(trust, int):
+        return trust
+    forwarded_for = ctx.headers.get("x-forwarded-for") or ""
+    hops = [hop.strip() for hop in reversed(forwarded_for.split(",")) if hop.strip()]
+    count = 1  # the direct peer, checked by is_from_trusted_proxy
+    for hop in hops[: most - 1]:
+        if not address_in(hop, trust):
+            break
+        count += 1
+    return count
