@@ -69,12 +69,14 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def group(pairs: Any) -> dict[str, Any]:
     """Pairs into a dict; a key given more than once maps to the list of its values."""
     result: dict[str, Any] = {}
+    repeated: dict[str, list[Any]] = {}  # the lists porch made, appended to in place
     for key, value in pairs:
-        if key in result:
-            existing = result[key]
-            result[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
+        if key not in result:
             result[key] = value
+        elif key in repeated:
+            repeated[key].append(value)  # not a new list per repeat: ?a&a&a... stays linear
+        else:
+            result[key] = repeated[key] = [result[key], value]
     return result
 
 
@@ -151,8 +153,17 @@ class Context(AppContext):
 
     @lazy
     def query(self) -> dict[str, Any]:
-        """The query string as a dict; a repeated key maps to a list of its values."""
+        """The query string as a dict; a repeated key maps to a list of its values.
+
+        More fields than ``security.max_fields`` (as for a form) is a 400.
+        """
         raw = self.scope.get("query_string", b"").decode("latin-1")
+        limit = self.options.security.max_fields
+        if raw.count("&") >= limit:
+            raise BadRequest(
+                f"The query string has more than {limit} fields, the security.max_fields "
+                "option; send fewer, or raise security.max_fields."
+            )
         return group(parse_qsl(raw, keep_blank_values=True))
 
     @lazy
