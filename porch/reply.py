@@ -93,6 +93,14 @@ def check_header(name: str, value: str) -> None:
             ) from None
 
 
+def can_encode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_response(response: Response) -> Response:
     """Refuse a response the server would break off once started: a clean 500 instead.
 
@@ -220,8 +228,9 @@ class Reply:
         """Send a file as an attachment, named by its basename unless ``filename`` is given."""
         self.file(path, root=root)
         name = filename or os.path.basename(os.fspath(path))
-        if not isinstance(name, str) or not name.isprintable():
-            raise ValueError(f"download(..., {name!r}): a file name is one line of printable text.")
+        if not isinstance(name, str) or not can_encode(name):
+            # Content-Disposition carries it percent-encoded as UTF-8: any str but a lone surrogate
+            raise ValueError(f"download(..., {name!r}): a file name is text (a str of Unicode).")
         self._download_name = name
         return self
 
