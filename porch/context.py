@@ -62,6 +62,9 @@ else:
     lazy = _Lazy
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+OWS = " \t"
+"""HTTP's optional whitespace, all that is stripped around list entries (str.strip() would
+also strip '\x85' and other Unicode spaces, so 'example.com\x85' would pass as a host)."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods whose body porch always receives, announced or not."""
 
@@ -196,7 +199,7 @@ class Context(AppContext):
         forwarded = self.headers.get("x-forwarded-for")
         if not forwarded:
             return direct
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops = [hop.strip(OWS) for hop in forwarded.split(",") if hop.strip(OWS)]
         chain = [direct or "", *reversed(hops)]
         return client_address(chain, self.options.trust_proxy)
 
@@ -266,11 +269,11 @@ class Context(AppContext):
         if not self.is_from_trusted_proxy():
             return None
         joined = ",".join(self.headers.getlist(name))
-        entries = [entry.strip() for entry in joined.split(",") if entry.strip()]
-        if not entries:
+        if not joined:
             return None
+        entries = joined.split(",")  # empty ones kept: dropping one would shift the client's in
         proxies = trusted_proxy_count(self, self.options.trust_proxy, len(entries))
-        return entries[max(len(entries) - proxies, 0)]
+        return entries[max(len(entries) - proxies, 0)].strip(OWS) or None
 
     def is_from_trusted_proxy(self) -> bool:
         trust = self.app.options.trust_proxy
@@ -399,7 +402,7 @@ def trusted_proxy_count(ctx: Context, trust: bool | int | tuple[str, ...], most:
     if isinstance(trust, int):
         return trust
     forwarded_for = ctx.headers.get("x-forwarded-for") or ""
-    hops = [hop.strip() for hop in reversed(forwarded_for.split(",")) if hop.strip()]
+    hops = [hop.strip(OWS) for hop in reversed(forwarded_for.split(",")) if hop.strip(OWS)]
     count = 1  # the direct peer, checked by is_from_trusted_proxy
     for hop in hops[: most - 1]:
         if not address_in(hop, trust):

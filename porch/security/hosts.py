@@ -132,5 +132,5 @@ def request_host(ctx: Context) -> str | None:
 def request_host_name(ctx: Context) -> str | None:
     """The name part of the request's host, parsed; None when it names no valid host."""
     given = request_host(ctx)
-    parsed = parse_host(given.strip()) if given is not None else None
+    parsed = parse_host(given) if given is not None else None
     return parsed.name if parsed is not None else None

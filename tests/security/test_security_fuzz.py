@@ -301,7 +301,8 @@ def test_random_hosts_pass_the_allow_list_only_when_they_name_a_listed_host() ->
         def attack(host: bytes) -> None:
             status = send_raw(api, b"/", host=host)
             assert refused_or_answered(status), host
-            if status == 200:
+            if status == 200:  # the server strips the header's surrounding spaces and tabs
+                host = host.strip(b" \t")
                 assert LISTED.fullmatch(host.lower()), host
                 port = host.rpartition(b":")[2]
                 assert b":" not in host or 1 <= int(port) <= 65535, host
@@ -319,7 +320,7 @@ def test_random_forwarded_hosts_are_read_as_strictly_as_the_host_header() -> Non
             status = send_raw(api, b"/", host=b"internal", headers=headers)
             assert refused_or_answered(status), forwarded
             if status == 200:  # the proxy's entry decided, never the client's
-                assert LISTED.fullmatch(forwarded.strip().lower()), (client, forwarded)
+                assert LISTED.fullmatch(forwarded.strip(b" \t").lower()), (client, forwarded)
 
         attack()
 
