@@ -40,10 +40,11 @@ async def raw_get(url: str, path: str) -> bytes:
 
 def replies(make: Callable[[str], Any]) -> list[Any]:
     """A route per bad value (``/0``, ``/1``...), each replying with ``make(value)``."""
-    routes = []
-    for index, value in enumerate(BAD_VALUES):
-        routes.append(get(f"/{index}", lambda ctx, value=value: make(value)))
-    return routes
+
+    def replying(value: str) -> Callable[[Context], Any]:
+        return lambda ctx: make(value)
+
+    return [get(f"/{index}", replying(value)) for index, value in enumerate(BAD_VALUES)]
 
 
 MAKERS: dict[str, Callable[[str], Any]] = {
