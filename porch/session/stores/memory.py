@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from ...errors import ConfigError
-from .base import CREATED, SEEN, USER, SessionInfo, Store, encode_changes, user_key
+from ..values import check_value
+from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -54,17 +55,15 @@ class _Entry:
 
 
 def as_json(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The changes as JSON gives them back (a tuple comes back a list), as Redis would.
+    """The changes as the other stores give them back, in fresh objects of the store's own.
 
-    One ``orjson.dumps`` and one ``orjson.loads`` for all the fields; a value
-    that is not JSON raises ``UnserializableValue`` naming its key, before
-    anything is written.
+    Every value is checked first (``UnserializableValue`` names the key of one
+    that is not JSON exactly), then one ``orjson.dumps`` and one ``orjson.loads``
+    copy them all, before anything is written.
     """
-    try:
-        values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
-    except TypeError:
-        encode_changes(changes)  # raises UnserializableValue for the first bad value
-        raise
+    for name, value in changes.items():
+        check_value(name, value)
+    values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
     return values
 
 
