@@ -15,7 +15,7 @@ next request. So every value is checked here first, by its exact type:
   Python) hold exactly no more than 64 bits; a larger number belongs in a ``str``;
 - ``float`` that is finite: JSON has no NaN or infinity;
 - ``list`` and ``dict`` with ``str`` keys, nested at most ``MAX_DEPTH`` deep
-  (orjson's own limit; a value that contains itself reaches it too).
+  (orjson's own limit, less one; a value that contains itself reaches it too).
 
 The check costs a type comparison per scalar, so it runs on every write.
 """
@@ -34,7 +34,10 @@ from ..errors import UnserializableValue
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
-MAX_DEPTH = 254  # orjson refuses a value nested deeper than 255 containers
+# The deepest a container may sit in a value (the value itself is at depth 0):
+# orjson encodes at most 254 nested containers, and the memory store and the
+# size check encode each value inside its entry's dict.
+MAX_DEPTH = 252
 
 # The reason a value is refused, relative to where it sits: (path below the key, value, why).
 Problem = tuple[str, Any, str]
@@ -91,7 +94,7 @@ def json_problem(value: Any, depth: int) -> Problem | None:
     if value is None or kind is bool:
         return None
     if kind is list or kind is dict:
-        if depth >= MAX_DEPTH:
+        if depth > MAX_DEPTH:
             return ("", value, TOO_DEEP)
         if kind is list:
             return list_problem(value, depth)
@@ -143,7 +146,7 @@ NOT_TEXT = (
     "which JSON cannot carry. Decode bytes with errors='replace', or store only the text you need."
 )
 TOO_DEEP = (
-    f"holds containers nested more than {MAX_DEPTH} levels deep (or a list or dict that "
+    f"holds containers nested more than {MAX_DEPTH + 1} levels deep (or a list or dict that "
     "contains itself), which JSON encoding refuses. Store a flatter value."
 )
 
