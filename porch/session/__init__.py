@@ -188,10 +188,7 @@ class Session(MutableMapping[str, Any]):
         self.replaced_key = self.replaced_key or self.stored_key
         self.stored_key = None
         self._set_id(new_session_id())
-        # The CSRF secret rotates with the id (OWASP): a token from a page served
-        # before login stops working, and the next ctx.csrf makes a new secret.
-        self._meta.pop(CSRF, None)
-        self._changes.pop(CSRF, None)
+        self._forget_csrf_secret()
 
     def destroy(self) -> None:
         """Delete the session server-side and expire the cookie (logout).
@@ -240,8 +237,7 @@ class Session(MutableMapping[str, Any]):
                 "finds the user's sessions by it."
             )
         if user != self._meta.get(USER):
-            self._meta.pop(CSRF, None)  # a new identity gets a new CSRF secret (OWASP)
-            self._changes.pop(CSRF, None)
+            self._forget_csrf_secret()  # a new identity gets a new CSRF secret (OWASP)
         self.set_internal(USER, user)
 
     # --- for porch's own modules (CSRF, the layer) ---
@@ -278,6 +274,14 @@ class Session(MutableMapping[str, Any]):
     def entry(self) -> dict[str, Any]:
         """The whole entry, user keys and porch's fields: what regenerate() moves."""
         return {**self._data, **self._meta}
+
+    def _forget_csrf_secret(self) -> None:
+        """Rotate the CSRF secret with the identity (OWASP): a token from a page served
+        before a login stops working, and the next ``ctx.csrf`` makes a new secret."""
+        self._meta.pop(CSRF, None)
+        self._changes.pop(CSRF, None)
+        if self.stored_key is not None:
+            self._deleted.add(CSRF)
 
     def _ensure_id(self) -> None:
         if self.id is None:
