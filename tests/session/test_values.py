@@ -29,7 +29,7 @@ from porch.errors import UnserializableValue
 from porch.session.stores import MemoryStore, Store
 from porch.session.stores.redis import RedisStore
 from porch.session.stores.sqlite import SQLiteStore
-from porch.session.values import INT_MAX, INT_MIN, MAX_DEPTH, check_value
+from porch.session.values import INT_MAX, INT_MIN, MAX_DEPTH, check_value, is_json, json_problem
 from porch.socket import SocketContext
 
 NO_CSRF = {"security": {"csrf": False}}
@@ -403,3 +403,10 @@ def test_the_deepest_value_allowed_is_the_deepest_every_store_can_encode() -> No
     orjson.dumps({"deep": nested(MAX_DEPTH)})  # as the memory store and entry_size encode it
     with pytest.raises(UnserializableValue):
         check_value("deep", nested(MAX_DEPTH + 1))
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED) + sorted(KEPT))
+def test_the_fast_check_and_the_explaining_one_always_agree(case: str) -> None:
+    value = REFUSED[case][0]() if case in REFUSED else KEPT[case]
+    for placed in (value, [1, value], {"a": "b", "inner": value}, [{"x": [value]}]):
+        assert is_json(placed, 0) is (json_problem(placed, 0) is None) is (case in KEPT), placed

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ...errors import CorruptSession
-from ..values import check_value
+from ..values import check_changes, check_value
 
 # Fields porch keeps beside the user's keys in every entry. User keys never
 # start with "$", so these cannot collide with them.
@@ -49,8 +49,7 @@ def encode_value(name: str, value: Any) -> bytes:
 
 def encode_changes(changes: Mapping[str, Any]) -> dict[str, bytes]:
     """Encode every change before any I/O, so a bad value leaves the store untouched."""
-    for name, value in changes.items():
-        check_value(name, value)
+    check_changes(changes)
     return {name: orjson.dumps(value) for name, value in changes.items()}
 
 

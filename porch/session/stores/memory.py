@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ...errors import ConfigError
-from ..values import check_value
+from ..values import check_changes
 from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -61,8 +61,7 @@ def as_json(changes: Mapping[str, Any]) -> dict[str, Any]:
     that is not JSON exactly), then one ``orjson.dumps`` and one ``orjson.loads``
     copy them all, before anything is written.
     """
-    for name, value in changes.items():
-        check_value(name, value)
+    check_changes(changes)
     values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
     return values
 
