@@ -34,6 +34,7 @@ from .router import ErrorHandler, Route, Step, flatten
 from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
+from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
 
@@ -141,6 +142,9 @@ class App:
         if self.store is not None and not self._store_open:
             await self.store.open()
             self._store_open = True
+            memory = memory_store_in(self.store)
+            if memory is not None and self.options.production:  # loudly: sessions will be lost
+                self.log.warning(MEMORY_IN_PRODUCTION, memory.max_entries)
 
     async def close(self) -> None:
         if self.sockets is not None:
