@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
-from .session.stores import MemoryStore, Store
+from .session.stores import MemoryStore, Store, innermost
 
 if TYPE_CHECKING:
     from .app import App
@@ -71,7 +71,7 @@ async def report_store(store: Store, log: logging.Logger) -> StoreAnswer | None:
     A memory store (or a subclass) lives in this process and always answers:
     nothing to report, and no call a test counting the store's calls would see.
     """
-    if isinstance(getattr(store, "inner", store), MemoryStore):  # inner: under porch's metrics
+    if isinstance(innermost(store), MemoryStore):
         return None
     answer = await probe(store, timeout=STARTUP_CHECK_SECONDS)
     if answer.answered:
