@@ -24,7 +24,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from .context import BODY_METHODS, Context, cookie_and_body
-from .errors import HTTPError, StoreUnavailable, UnserializableValue
+from .debug_page import development_error
+from .errors import HTTPError, StoreUnavailable
 from .health import report_store, serve_health
 from .logs import configure_logging, log_access, server_access_log_off
 from .metrics import MeasuredStore, Metrics, measure_requests
@@ -266,10 +267,11 @@ class App:
         )
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
-        if isinstance(exc, UnserializableValue):
-            return Response(f"{reason(500)}: {exc}", 500, media_type=TEXT)
-        body = f"{reason(500)}\n\n{''.join(traceback.format_exception(exc))}"
-        return Response(body, 500, media_type=TEXT)
+        try:  # the traceback as HTML, JSON or text, as the client asks; secrets masked
+            return development_error(ctx, exc)
+        except Exception:  # the log above has the traceback; this one says why the page failed
+            self.log.exception("The development error page failed; answering plain text")
+            return Response(reason(500), 500, media_type=TEXT)
 
     # --- static files and templates ---
 
