@@ -30,8 +30,16 @@ SECRET_NAME = re.compile(
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-csrf-token", "x-api-key"}
 )
+# Characters shown of one value (a message, a header, a field): a 1 MB body is not a page.
+VALUE_LIMIT = 10_000
 # Shorter values are not searched for in free text: masking every "1" would hide the page.
 MIN_HIDDEN_LENGTH = 6
+
+
+def clip(value: str) -> str:
+    if len(value) <= VALUE_LIMIT:
+        return value
+    return f"{value[:VALUE_LIMIT]}... ({len(value) - VALUE_LIMIT} more characters)"
 
 
 def looks_secret(name: str) -> bool:
@@ -65,10 +73,21 @@ class Masker:
         if isinstance(value, list | tuple):
             return [self.walk(item) for item in value]
         if isinstance(value, str):
-            return self.text(value)
+            return clip(self.text(value))
         if value is None or isinstance(value, bool | int | float):
             return value
-        return self.text(repr(value))  # an upload, bytes, an object: its repr, masked
+        return clip(self.text(repr(value)))  # bytes, an object: its repr, masked
+
+    def url(self, value: str) -> str:
+        """A URL with its secret-looking query values masked (``?token=...`` in a Referer)."""
+        base, question, query = value.partition("?")
+        if not question:
+            return self.text(value)
+        pairs = [
+            f"{name}={MASK}" if looks_secret(name) else f"{name}{equals}{item}"
+            for name, equals, item in (part.partition("=") for part in query.split("&"))
+        ]
+        return self.text(f"{base}?{'&'.join(pairs)}")
 
     def headers(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         shown = []
@@ -79,7 +98,7 @@ class Masker:
             elif lowered in CREDENTIAL_HEADERS or looks_secret(lowered):
                 shown.append((name, MASK))
             else:
-                shown.append((name, self.text(value)))
+                shown.append((name, clip(self.text(value))))
         return shown
 
 

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.responses import Response
 
-from .debug_mask import MASK, Masker, hidden_values
+from .debug_mask import MASK, Masker, clip, hidden_values
 from .debug_template import render_html
 from .errors import UnserializableValue
 from .reply import TEXT, reason
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 CONTEXT_LINES = 3
 USER_CONTEXT_LINES = 5
 CHAIN_LIMIT = 5
-DATA_LIMIT = 20_000  # characters of the body shown; a 1 MB upload is not a page
+URL_HEADERS = frozenset({"referer", "origin"})  # URLs whose query may carry a token
 
 # Where library code lives: porch itself, the standard library, installed packages.
 LIBRARY_ROOTS = tuple(
@@ -119,7 +119,7 @@ def failures_of(exc: BaseException, masker: Masker) -> list[Failure]:
     relation = ""
     while current is not None and id(current) not in seen and len(failures) < CHAIN_LIMIT:
         seen.add(id(current))
-        message = masker.text(str(current))
+        message = clip(masker.text(str(current)))
         failures.append(Failure(type_name(current), message, frames_of(current, masker), relation))
         if current.__cause__ is not None:
             relation = "It was raised from:"
@@ -146,12 +146,17 @@ def request_of(ctx: Context, masker: Masker) -> dict[str, Any]:
     # Decoded, for reading: the page escapes it, so this is text, never a link or markup.
     url = ctx.path + ("?" + "&".join(f"{name}={value}" for name, value in shown_query)
                       if shown_query else "")  # fmt: skip
-    raw_headers = [(name.decode("latin-1"), value.decode("latin-1"))
-                   for name, value in ctx.scope.get("headers", [])]  # fmt: skip
+    raw_headers = [
+        (name, masker.url(value) if name.lower() in URL_HEADERS else value)
+        for name, value in (
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in ctx.scope.get("headers", [])
+        )
+    ]
     client = ctx.scope.get("client")
     return {
         "method": ctx.method,
-        "url": masker.text(url),
+        "url": clip(masker.text(url)),
         "client": client[0] if client else None,
         "params": masker.walk(ctx.params),
         "query": dict(shown_query),
@@ -165,10 +170,7 @@ def body_of(ctx: Context, masker: Masker) -> Any:
         data = ctx.data
     except Exception:  # an unreadable body: say so rather than fail the error page
         return "(the body could not be parsed)"
-    shown = masker.walk(data)
-    if isinstance(shown, str) and len(shown) > DATA_LIMIT:
-        return shown[:DATA_LIMIT] + f"... ({len(shown) - DATA_LIMIT} more characters)"
-    return shown
+    return masker.walk(data)
 
 
 def session_of(ctx: Context, masker: Masker) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
+from .errors import StoreUnavailable
 from .session.stores import MemoryStore, Store, innermost
 
 if TYPE_CHECKING:
@@ -41,10 +42,16 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class StoreAnswer:
-    """The outcome of one probe: ``problem`` is None when the store answered."""
+    """The outcome of one probe: ``problem`` is None when the store answered.
+
+    ``unreachable`` tells a store that could not be reached or timed out (porch
+    answers 503 meanwhile) from one that answered with an error (a database
+    number Redis does not have, a bug in a custom store: those fail requests).
+    """
 
     problem: str | None
     seconds: float
+    unreachable: bool = False
 
     @property
     def answered(self) -> bool:
@@ -54,15 +61,21 @@ class StoreAnswer:
 async def probe(store: Store, *, timeout: float) -> StoreAnswer:
     """Read a key that does not exist, bounded by ``timeout``; any failure is an answer too."""
     started = time.perf_counter()
-    problem: str | None = None
     try:
         async with asyncio.timeout(timeout):
             await store.load(PROBE_KEY)
     except TimeoutError:
-        problem = f"no answer within {timeout:g} s"
-    except Exception as exc:  # StoreUnavailable, or whatever a user's store raises
-        problem = str(exc) or type(exc).__name__
-    return StoreAnswer(problem, time.perf_counter() - started)
+        problem = (
+            f"No answer within {timeout:g} s. Requests that use the session answer 503 until "
+            "it answers; check that it is running and that REDIS_URL / SESSION_STORE point at it."
+        )
+        return StoreAnswer(problem, timeout, unreachable=True)
+    except StoreUnavailable as exc:
+        return StoreAnswer(str(exc), time.perf_counter() - started, unreachable=True)
+    except Exception as exc:  # what a misconfigured backend or a user's store raises
+        problem = f"{type(exc).__name__}: {exc}"
+        return StoreAnswer(problem, time.perf_counter() - started)
+    return StoreAnswer(None, time.perf_counter() - started)
 
 
 async def report_store(store: Store, log: logging.Logger) -> StoreAnswer | None:
@@ -71,16 +84,23 @@ async def report_store(store: Store, log: logging.Logger) -> StoreAnswer | None:
     A memory store (or a subclass) lives in this process and always answers:
     nothing to report, and no call a test counting the store's calls would see.
     """
-    if isinstance(innermost(store), MemoryStore):
+    backend = innermost(store)  # not the metrics wrapper: a probe is not a session call
+    if isinstance(backend, MemoryStore):
         return None
-    answer = await probe(store, timeout=STARTUP_CHECK_SECONDS)
+    answer = await probe(backend, timeout=STARTUP_CHECK_SECONDS)
     if answer.answered:
         log.info("The session store %r answered in %.0f ms.", store, answer.seconds * 1000)
-    else:
+    elif answer.unreachable:
+        # The problem is StoreUnavailable's message, which says what to check.
         log.warning(
-            "The session store %r did not answer at start-up (%s). porch starts anyway; "
-            "requests that use the session answer 503 until the store answers. Check that it "
-            "is running and that REDIS_URL / SESSION_STORE point at it.",
+            "The session store %r did not answer at start-up; porch starts anyway. %s",
+            store,
+            answer.problem,
+        )
+    else:
+        log.error(
+            "The session store %r answered with an error at start-up (%s). porch starts "
+            "anyway, but requests that use the session fail until this is fixed.",
             store,
             answer.problem,
         )
@@ -122,7 +142,8 @@ def serve_health(app: App, path: str) -> None:
     option runs the class's own method, with no check per request.
     """
     timeout = app.options.session.timeout if app.options.session is not None else 2.0
-    endpoint = HealthEndpoint(path, app.store, timeout=timeout, log=app.log)
+    store = None if app.store is None else innermost(app.store)  # probes are not session calls
+    endpoint = HealthEndpoint(path, store, timeout=timeout, log=app.log)
     respond: Callable[[Context], Awaitable[Response]] = app.respond
 
     async def respond_or_health(ctx: Context) -> Response:

@@ -199,6 +199,12 @@ def measure_requests(app: App, metrics: Metrics) -> None:
     until the response is ready (routing, handler, session, store), not the
     transfer of its body.
     """
+    health = app.options.health
+    if health is not None and metrics.path in (health, f"{health}/ready"):
+        raise ConfigError(
+            f"option 'metrics' is {metrics.path!r}, which the 'health' option ({health!r}) "
+            f"already serves; accepted: a path other than {health!r} and {health + '/ready'!r}."
+        )
     routes = [item for item in app.chain if isinstance(item, Route)]
     respond: Handler = app.respond
 

@@ -110,6 +110,17 @@ async def test_secrets_cookies_and_credentials_are_masked() -> None:
     assert "no order for Grace (signed with ********)" in page
 
 
+async def test_tokens_in_a_referer_and_long_messages_are_cut() -> None:
+    referer = "http://127.0.0.1/reset?token=referer-token-value&page=2"
+    async with app() as api:
+        page = (await api.get("/hostile", params={"q": "x" * 50_000},
+                              headers={**HTML, "referer": referer})).body  # fmt: skip
+    assert "referer-token-value" not in page
+    assert "/reset?token=********&amp;page=2" in page
+    assert "more characters)" in page
+    assert "x" * 10_001 not in page  # a 50,000-character value is cut, wherever it shows
+
+
 async def test_everything_from_the_request_is_escaped() -> None:
     payload = "<script>window.pwned=1</script>"
     async with app() as api:

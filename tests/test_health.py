@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from porch import get, run, server
 from porch.context import Context
 from porch.errors import ConfigError
+from porch.session.stores import Store
 
 if TYPE_CHECKING:
     from tests.redis_server import free_loopback_port, start_redis
@@ -48,8 +50,8 @@ async def test_an_unreachable_redis_is_logged_at_start_up_and_the_app_still_star
     (line,) = store_lines(caplog)
     assert line.levelno == logging.WARNING
     message = line.getMessage()
-    assert "did not answer at start-up" in message
-    assert "porch starts anyway" in message and "503" in message
+    assert "did not answer at start-up; porch starts anyway" in message
+    assert "Requests that use the session answer 503" in message
     assert "127.0.0.1" in message and "hunter2" not in message
 
 
@@ -80,6 +82,48 @@ async def test_the_memory_store_is_not_reported(caplog: pytest.LogCaptureFixture
         async with run(counter) as api:
             assert (await api.get("/")).status == 200
     assert store_lines(caplog) == []
+
+
+async def test_a_redis_database_that_does_not_exist_is_logged_as_an_error(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis has 16 databases unless configured: the URL is well-formed, the answer is an error."""
+    missing_database = redis_url.rpartition("/")[0] + "/99"
+    with caplog.at_level(logging.INFO, logger="porch"):
+        async with run(plain, session={"store": missing_database}) as api:
+            assert (await api.get("/plain")).status == 200
+    (line,) = store_lines(caplog)
+    assert line.levelno == logging.ERROR
+    assert "answered with an error at start-up" in line.getMessage()
+    assert "DB index is out of range" in line.getMessage()
+
+
+class HungStore(Store):
+    """A store whose reads never return: a backend that accepts and never answers."""
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        await asyncio.Event().wait()
+        return None
+
+    async def save(self, key: str, changes: Any, deleted: Any, ttl: int) -> None:
+        return None
+
+    async def touch(self, key: str, ttl: int) -> None:
+        return None
+
+    async def destroy(self, key: str) -> None:
+        return None
+
+
+async def test_a_store_that_never_answers_is_bounded_at_start_up_and_in_readiness(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="porch"):
+        async with run(plain, health=True, session={"store": HungStore(), "timeout": 0.2}) as api:
+            (line,) = store_lines(caplog)
+            assert "No answer within 2 s" in line.getMessage()
+            assert (await api.get("/health/ready")).status == 503
+            assert (await api.get("/plain")).status == 200
 
 
 # --- the health option ---

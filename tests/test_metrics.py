@@ -149,6 +149,12 @@ def test_a_missing_multiprocess_folder_stops_start_up(monkeypatch: pytest.Monkey
         server(metrics=True)
 
 
+@pytest.mark.parametrize("path", ["/health", "/health/ready"])
+def test_metrics_on_a_health_path_stops_start_up(path: str) -> None:
+    with pytest.raises(ConfigError, match=r"^option 'metrics' is .* which the 'health' option"):
+        server(metrics=path, health="/health")
+
+
 @pytest.mark.parametrize("value", ["metrics", "/", 7])
 def test_a_bad_metrics_path_stops_start_up(value: object) -> None:
     with pytest.raises(ConfigError, match=r"^option 'metrics' is "):

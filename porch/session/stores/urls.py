@@ -11,6 +11,7 @@ a store may come up after the app, so that one only logs.
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...errors import ConfigError
@@ -36,6 +37,13 @@ REDIS_QUERY_TEXT = frozenset(
     {"client_name", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile"}
 )
 REDIS_QUERY = REDIS_QUERY_NUMBERS | REDIS_QUERY_BOOLEANS | REDIS_QUERY_TEXT
+# Query options whose values come from a closed set.
+REDIS_QUERY_CHOICES = MappingProxyType(
+    {
+        "protocol": frozenset({"2", "3"}),
+        "ssl_cert_reqs": frozenset({"none", "optional", "required"}),
+    }
+)
 BOOLEAN_WORDS = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"})
 
 REDIS_FORM = "redis://[[user]:password@]host[:port][/db], db a whole number such as 0"
@@ -161,6 +169,10 @@ def check_redis_query(url: str, where: str, query: str, form: str) -> None:
             refuse(url, where, f"the query option {name}={value!r} is not a number", form)
         if name in REDIS_QUERY_BOOLEANS and value.lower() not in BOOLEAN_WORDS:
             refuse(url, where, f"the query option {name}={value!r} is not true or false", form)
+        choices = REDIS_QUERY_CHOICES.get(name)
+        if choices is not None and value.lower() not in choices:
+            accepted = f"{form}, with {name} one of {', '.join(sorted(choices))}"
+            refuse(url, where, f"the query option {name}={value!r} is not known", accepted)
 
 
 def is_number(value: str) -> bool:

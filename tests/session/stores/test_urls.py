@@ -24,6 +24,8 @@ BAD_URLS = [
     ("redis://127.0.0.1:6390/0?db=x", "the query option db='x' is not a number"),
     ("redis://127.0.0.1:6390/0?socket_timeout=soon", "socket_timeout='soon' is not a number"),
     ("redis://127.0.0.1:6390/0?retry_on_timeout=maybe", "is not true or false"),
+    ("redis://127.0.0.1:6390/0?protocol=4", "the query option protocol='4' is not known"),
+    ("rediss://127.0.0.1:6390/0?ssl_cert_reqs=maybe", "ssl_cert_reqs='maybe' is not known"),
     ("unix://", "the socket path is empty"),
     ("unix:///run/redis.sock?db=abc", "the query option db='abc' is not a number"),
     ("redis+sentinel://h:26379", "the service name is missing"),
