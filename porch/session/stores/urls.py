@@ -49,6 +49,7 @@ BOOLEAN_WORDS = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off", 
 REDIS_FORM = "redis://[[user]:password@]host[:port][/db], db a whole number such as 0"
 SENTINEL_FORM = "redis+sentinel://[:password@]host:port[,host:port]/service_name[/db]"
 CLUSTER_FORM = "redis+cluster://[:password@]host:port[,host:port]"
+PERCENT_ENCODE = "a URL without '#'; write a '#' in a password as %23 (percent-encoded)"
 SQLITE_FORM = (
     "sqlite:///sessions.db (relative to the working directory) or "
     "sqlite:////var/lib/app/sessions.db (absolute), in a folder that exists"
@@ -70,6 +71,8 @@ def hide_password(url: str) -> str:
 def check_store_url(url: str, where: str) -> None:
     """Refuse a store URL that cannot be right; ``where`` names the option or variable."""
     scheme = url.partition("://")[0].lower()
+    if "#" in url:  # usually a password with a '#': the rest of the URL would be dropped
+        refuse(url, where, "it contains '#', which ends the URL there", PERCENT_ENCODE)
     if scheme in ("redis", "rediss"):
         check_redis_url(url, where)
     elif scheme == "unix":
@@ -100,6 +103,8 @@ def check_redis_url(url: str, where: str) -> None:
     if database and not database.isdigit():
         refuse(url, where, f"the database {unquote(database)!r} is not a whole number", REDIS_FORM)
     check_redis_query(url, where, parts.query, REDIS_FORM)
+    if database and "db" in dict(parse_qsl(parts.query)):
+        refuse(url, where, "the database is given twice, in the path and as ?db=", REDIS_FORM)
 
 
 def check_unix_url(url: str, where: str) -> None:

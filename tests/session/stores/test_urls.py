@@ -8,6 +8,7 @@ import pytest
 
 from porch import server
 from porch.errors import ConfigError
+from porch.session.stores.urls import hide_password
 
 BAD_URLS = [
     ("redis://127.0.0.1:6390/abc", "the database 'abc' is not a whole number"),
@@ -26,6 +27,9 @@ BAD_URLS = [
     ("redis://127.0.0.1:6390/0?retry_on_timeout=maybe", "is not true or false"),
     ("redis://127.0.0.1:6390/0?protocol=4", "the query option protocol='4' is not known"),
     ("rediss://127.0.0.1:6390/0?ssl_cert_reqs=maybe", "ssl_cert_reqs='maybe' is not known"),
+    ("redis://127.0.0.1:6390/1?db=2", "the database is given twice"),
+    ("redis://:pa#ss@127.0.0.1:6390/0", "it contains '#', which ends the URL there"),
+    ("sqlite:///sessions#1.db", "it contains '#'"),
     ("unix://", "the socket path is empty"),
     ("unix:///run/redis.sock?db=abc", "the query option db='abc' is not a number"),
     ("redis+sentinel://h:26379", "the service name is missing"),
@@ -49,7 +53,7 @@ def test_a_store_url_that_cannot_be_right_stops_start_up(url: str, problem: str)
     with pytest.raises(ConfigError) as raised:
         server(session={"store": url})
     message = str(raised.value)
-    assert message.startswith(f"option 'session.store' is {url!r}: ")
+    assert message.startswith(f"option 'session.store' is {hide_password(url)!r}: ")
     assert problem in message
     assert "; accepted: " in message
 
