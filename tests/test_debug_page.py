@@ -90,7 +90,10 @@ async def test_secrets_cookies_and_credentials_are_masked() -> None:
         page = (await api.post("/orders?access_token=query-token-value", headers=headers,
                                json=form)).body  # fmt: skip
         data = (await api.post("/orders", headers={**headers, **JSON}, json=form)).body
-    shown = page + str(data)
+        fields = {"name": "Grace", "user_password": "form-password-value", "_csrf": "csrf-value-1"}
+        posted = (await api.post("/orders", headers=HTML, data=fields)).body
+    shown = page + str(data) + posted
+    assert "Grace" in posted and "<th>name</th>" in posted
     for secret in (
         SECRET,
         session_cookie,
@@ -102,6 +105,8 @@ async def test_secrets_cookies_and_credentials_are_masked() -> None:
         "query-token-value",
         "tok-session-value-123",
         "4321-pin",
+        "form-password-value",
+        "csrf-value-1",
     ):
         assert secret not in shown, secret
     assert "********" in page
