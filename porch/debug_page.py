@@ -31,7 +31,7 @@ import orjson
 from starlette.responses import Response
 
 from .debug_mask import MASK, Masker, clip, hidden_values
-from .debug_template import render_html
+from .debug_template import POLICY, render_html
 from .errors import UnserializableValue
 from .reply import TEXT, reason
 
@@ -243,6 +243,7 @@ def development_error(ctx: Context, exc: BaseException) -> Response:
     if form == "json":
         body = orjson.dumps(report, default=repr, option=orjson.OPT_NON_STR_KEYS)
         return Response(body, 500, media_type="application/json", headers=headers)
+    headers["content-security-policy"] = POLICY  # kept: porch's headers never replace it
     return Response(render_html(report), 500, media_type="text/html", headers=headers)
 
 

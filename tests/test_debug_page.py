@@ -55,10 +55,8 @@ def hostile(ctx: Context) -> str:
 
 
 def app(**options: Any) -> Any:
-    return run(
-        login, show_order, place_order, chained, hostile,
-        secret=SECRET, security={"csrf": False}, **options,
-    )  # fmt: skip
+    options.setdefault("security", {"csrf": False})
+    return run(login, show_order, place_order, chained, hostile, secret=SECRET, **options)
 
 
 async def test_a_browser_gets_an_html_page_with_the_users_frame_first() -> None:
@@ -138,6 +136,8 @@ async def test_everything_from_the_request_is_escaped() -> None:
     assert response.status == 500
     assert "<script>" not in page and "<img" not in page and "<svg" not in page
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
+    policy = response.headers["content-security-policy"]  # should escaping ever miss
+    assert policy.startswith("default-src 'none'; style-src 'sha256-")
     assert "&quot;&gt;&lt;svg onload=alert(2)&gt;" in page
 
 
@@ -157,6 +157,14 @@ async def test_a_client_that_asks_for_json_gets_json() -> None:
     assert report["session"]["user"] == "ada"
     assert report["session"]["api_token"] == "********"
     assert report["session"]["cart"] == {"items": 3, "card_pin": "********"}
+
+
+async def test_the_pages_own_policy_wins_over_the_csp_option() -> None:
+    async with app(security={"csrf": False, "csp": True}) as api:
+        page = await api.get("/orders/1", headers=HTML)
+        ok = await api.get("/login")
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert ok.headers["content-security-policy"].startswith("default-src 'self'")
 
 
 async def test_the_chain_of_exceptions_is_shown() -> None:

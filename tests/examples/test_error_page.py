@@ -39,6 +39,9 @@ def test_the_error_page_in_a_browser(context: BrowserContext) -> None:
 
         expect(page).to_have_title("KeyError: '42'")
         expect(page.locator("h1")).to_have_text("KeyError")
+        # The page's policy admits its own stylesheet (by hash): the banner is styled.
+        banner = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert banner == "rgb(254, 243, 242)", banner
         expect(page.locator(".where")).to_contain_text("in show_order")
         expect(page.locator(".line.here").first).to_contain_text('order = ORDERS[ctx.params["id"]]')
         session = page.locator("h2:text('Session') + table")
