@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import time
-import traceback  # the development 500 page
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +24,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from .context import BODY_METHODS, Context, cookie_and_body
-from .errors import HTTPError, StoreUnavailable, UnserializableValue
+from .debug_page import development_error
+from .errors import HTTPError, StoreUnavailable
+from .health import report_store, serve_health
 from .logs import configure_logging, log_access, server_access_log_off
 from .logsafe import client_gone, escape, safe_traceback
+from .metrics import MeasuredStore, Metrics, measure_requests
 from .options import Options, load_options, read_environment
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
@@ -46,7 +48,7 @@ COMPRESS_MIN_SIZE = 1024
 FAVICON_CACHE = "public, max-age=86400"
 
 
-def build_store(options: Options) -> Store | None:
+def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
     session = options.session
     if session is None:
         return None
@@ -59,8 +61,8 @@ def build_store(options: Options) -> Store | None:
     if session.encrypt:
         from .session.encryption import EncryptedStore
 
-        return EncryptedStore(store, session.secret.values)
-    return store
+        store = EncryptedStore(store, session.secret.values)
+    return store if metrics is None else MeasuredStore(store, metrics)
 
 
 class App:
@@ -84,7 +86,8 @@ class App:
                 self.chain.append(item)
             else:
                 self.chain.append(Step(item))
-        self.store = build_store(options)
+        self.metrics = Metrics(options.metrics) if options.metrics is not None else None
+        self.store = build_store(options, self.metrics)
         self.sessions = (
             SessionLayer(options.session, self.store)
             if options.session is not None and self.store is not None
@@ -102,6 +105,11 @@ class App:
         self._templates: Environment | None = None
         self._store_open = False
         self.compress = options.compress
+        # Off by default; each replaces self.respond on this instance only (zero cost when off).
+        if options.health is not None:
+            serve_health(self, options.health)
+        if self.metrics is not None:
+            measure_requests(self, self.metrics)
 
     def __repr__(self) -> str:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
@@ -126,6 +134,8 @@ class App:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.open()
+                    if self.store is not None:  # logs whether it answered; never refuses
+                        await report_store(self.store, self.log)
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
@@ -268,10 +278,11 @@ class App:
         self.log.error("%s %s: 500\n%s", escape(ctx.method), escape(ctx.path), safe_traceback(exc))
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
-        if isinstance(exc, UnserializableValue):
-            return Response(f"{reason(500)}: {exc}", 500, media_type=TEXT)
-        body = f"{reason(500)}\n\n{''.join(traceback.format_exception(exc))}"
-        return Response(body, 500, media_type=TEXT)
+        try:  # the traceback as HTML, JSON or text, as the client asks; secrets masked
+            return development_error(ctx, exc)
+        except Exception:  # the log above has the traceback; this one says why the page failed
+            self.log.exception("The development error page failed; answering plain text")
+            return Response(reason(500), 500, media_type=TEXT)
 
     # --- static files and templates ---
 

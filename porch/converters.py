@@ -246,3 +246,20 @@ def domain_name(value: Any, where: str) -> str | None:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", name):
         raise _reject(value, where, accepted)
     return name
+
+
+def endpoint_or_off(default: str) -> Convert:
+    """An endpoint's URL path ('/health'), True for ``default``, or False (the default) for none."""
+    accepted = f"a path such as {default!r}, True (for {default!r}), or False to turn it off"
+
+    def convert(value: Any, where: str) -> str | None:
+        if value is True or (isinstance(value, str) and value.strip().lower() in TRUE_WORDS):
+            return default
+        if is_off(value):
+            return None
+        path = value.strip() if isinstance(value, str) else None
+        if path is None or not re.fullmatch(r"(/[A-Za-z0-9._~\-]+)+/?", path):
+            raise _reject(value, where, accepted)
+        return path.rstrip("/")
+
+    return convert

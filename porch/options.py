@@ -26,6 +26,7 @@ from .converters import (
     choice,
     content_security_policy,
     domain_name,
+    endpoint_or_off,
     file_or_off,
     folder_or_off,
     host_list,
@@ -40,6 +41,7 @@ from .converters import (
 )
 from .errors import ConfigError
 from .session.stores import BACKENDS, Store, scheme_of
+from .session.stores.urls import check_store_url
 
 log = logging.getLogger("porch")
 
@@ -150,6 +152,8 @@ class Options(ReadOnly):
     body_limit: int
     session: SessionOptions | None
     security: SecurityOptions
+    health: str | None = None
+    metrics: str | None = None
 
     @property
     def production(self) -> bool:
@@ -178,6 +182,8 @@ TOP_LEVEL = (
     Option("domain", domain_name, None, "DOMAIN"),
     Option("trust_proxy", trust, False, "TRUST_PROXY"),
     Option("body_limit", size, 1024 * 1024, "BODY_LIMIT"),
+    Option("health", endpoint_or_off("/health"), None, "HEALTH"),
+    Option("metrics", endpoint_or_off("/metrics"), None, "METRICS"),
 )
 SESSION = (
     Option("secret", optional_text, None, "SESSION_SECRET"),
@@ -376,6 +382,7 @@ def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | No
     if scheme_of(url) not in BACKENDS:
         accepted = ", ".join(f"{scheme}://" for scheme in BACKENDS)
         raise ConfigError(f"{where} is {url!r}; accepted: a URL starting with one of {accepted}.")
+    check_store_url(url, where)
     return url
 
 

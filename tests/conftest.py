@@ -31,6 +31,9 @@ PORCH_NAMES = frozenset(
         "REDIS_URL",
         "FAVICON",
         "DOMAIN",
+        "HEALTH",
+        "METRICS",
+        "PROMETHEUS_MULTIPROC_DIR",
     }
 )
 
