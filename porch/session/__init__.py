@@ -446,11 +446,14 @@ class SessionLayer:
             entry = {**session.entry(), **changes, SEEN: now}
             for name in deleted:
                 entry.pop(name, None)
-            await self.call(
+            moved = await self.call(
                 self.store.regenerate(session.replaced_key, key, entry, self.ttl(session, now))
             )
-            cookie = self.cookie_for(session, session.id, now, secure=secure)
-            headers.append((b"set-cookie", cookie.encode("latin-1")))
+            if moved is False:  # logged out or expired while this request ran: stays so
+                headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode()))
+            else:  # True; None from a store written before regenerate answered
+                cookie = self.cookie_for(session, session.id, now, secure=secure)
+                headers.append((b"set-cookie", cookie.encode("latin-1")))
         elif changed:
             assert key is not None and session.id is not None  # a key comes with an id
             changes[SEEN] = now

@@ -148,6 +148,17 @@ class MemoryStore(Store):
     async def destroy(self, key: str) -> None:
         self._drop(key)
 
+    async def regenerate(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> bool:
+        """One step, with no await inside: a destroyed or expired session does not move."""
+        as_json(data)  # a value that is not JSON fails before the old key goes
+        if self._live(old_key, time.time()) is None:
+            return False  # logged out (or expired) while the request ran: logout is final
+        self._drop(old_key)
+        self.save_now(new_key, {CREATED: time.time(), **data}, (), ttl)
+        return True
+
     async def count(self) -> int:
         await self.purge()
         return len(self._entries)

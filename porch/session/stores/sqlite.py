@@ -237,24 +237,32 @@ class SQLiteStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        """One transaction: the new key gets ``data`` and the old row is deleted."""
+    ) -> bool:
+        """One transaction: when the old row is live it is deleted and the new key gets
+        ``data``; when it is gone or expired, nothing is written (logout is final)."""
         encoded = {name: raw.decode() for name, raw in encode_changes(data).items()}
+        encoded.setdefault(CREATED, encode_value(CREATED, time.time()).decode())
         user = None if data.get(USER) is None else user_key(data[USER])
-        may_create = CREATED in data
+        fields = orjson.dumps(encoded).decode()
 
-        def regenerate(connection: sqlite3.Connection) -> None:
+        def regenerate(connection: sqlite3.Connection) -> bool:
+            now = time.time()
             with _immediate(connection):
-                connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
-                if may_create:
-                    expires = time.time() + ttl
-                    connection.execute(
-                        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (new_key, orjson.dumps(encoded).decode(), user, expires, purge_at(expires)),
-                    )
+                live = connection.execute(
+                    "DELETE FROM sessions WHERE key = ? AND expires_at > ?", (old_key, now)
+                ).rowcount
+                if not live:
+                    connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
+                    return False
+                expires = now + ttl
+                connection.execute(
+                    "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (new_key, fields, user, expires, purge_at(expires)),
+                )
+                return True
 
-        await self._quick(regenerate)
+        return await self._quick(regenerate)
 
     # -- optional -------------------------------------------------------------
 
