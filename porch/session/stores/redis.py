@@ -28,9 +28,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError
 
 from ...errors import ConfigError, StoreUnavailable
 from .base import (
@@ -44,6 +43,7 @@ from .base import (
     user_key,
 )
 from .multiplex import Multiplexer
+from .redis_failures import FAILURES, describe
 
 DEFAULT_PREFIX = "porch:session:"
 DEFAULT_TIMEOUT = 2.0
@@ -187,14 +187,8 @@ SCRIPT_SHA = {
     }.items()
 }
 
-# What an unreachable, hung or failing-over Redis raises; porch answers 503.
-UNREACHABLE = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-    RedisClusterException,
-    ClusterDownError,
-)
+# What an unreachable, hung, failing-over or refusing Redis raises; porch answers 503.
+UNREACHABLE = FAILURES
 
 
 def pairs_to_dict(reply: Any) -> dict[Any, Any]:
@@ -255,6 +249,8 @@ class RedisStore(Store):
 
     ``timeout`` (seconds) bounds connecting and each reply; a call gets one
     immediate reconnect attempt, then raises ``StoreUnavailable`` (porch answers 503).
+    A Redis that answers with an error reply (out of memory, read-only replica,
+    loading, wrong password...) raises ``StoreUnavailable`` too, naming the refusal.
     """
 
     def __init__(
@@ -601,10 +597,11 @@ class RedisStore(Store):
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """The 503's error: says whether Redis is unreachable or refused, and which refusal."""
         return StoreUnavailable(
-            f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
-            "that use the session answer 503 until it is back; check that Redis is "
-            "running and that REDIS_URL / SESSION_STORE point at it."
+            f"The Redis session store at {self.where} {describe(exc)}. Requests "
+            "that use the session answer 503 until Redis accepts them again; check that "
+            "Redis is running and that REDIS_URL / SESSION_STORE point at it."
         )
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:
