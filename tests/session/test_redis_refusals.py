@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from redis.asyncio import Redis
 
 from porch import error, get, run, status
 from porch.context import Context
+from porch.errors import StoreUnavailable
+from porch.session.stores import USER
+from porch.session.stores.redis import RedisStore
+from porch.testing.suite import created, new_key
 
 if TYPE_CHECKING:
     from tests.redis_server import RedisServer, ask, binary, free_loopback_port, start_redis
@@ -163,3 +168,33 @@ async def test_a_script_holding_redis_is_a_503_naming_it_and_resumes(
             )
             spinning.wait()
         assert (await api.get("/count")).status == 200
+
+
+@pytest.mark.parametrize("through", ["url", "client"])
+async def test_every_store_call_turns_a_refusal_into_store_unavailable(
+    redis: RedisServer, through: str
+) -> None:
+    """The shared connection (a URL) and redis-py's pool (a client passed in) alike."""
+    client = Redis.from_url(redis.url)
+    store = RedisStore(redis.url if through == "url" else client)
+    await store.open()
+    try:
+        key = new_key()
+        await store.save(key, created(**{USER: "ada"}), deleted=(), ttl=60)
+        command(redis, "REPLICAOF", "127.0.0.1", str(free_loopback_port()))
+        calls = {
+            "save": store.save(key, {"a": 1}, deleted=(), ttl=60),
+            "touch": store.touch(key, 60),
+            "destroy": store.destroy(key),
+            "regenerate": store.regenerate(key, new_key(), created(), 60),
+            "destroy_user": store.destroy_user("ada"),
+        }
+        for call in calls.values():
+            with pytest.raises(StoreUnavailable, match="read-only replica"):
+                await call
+        command(redis, "REPLICAOF", "NO", "ONE")
+        await store.save(key, {"a": 1}, deleted=(), ttl=60)
+        assert (await store.load(key) or {}).get("a") == 1
+    finally:
+        await store.close()
+        await client.aclose()

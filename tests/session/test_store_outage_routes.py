@@ -5,8 +5,11 @@ outage; routes that do answer 503; nothing is lost when the store comes back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,3 +124,21 @@ async def test_a_handler_may_catch_the_outage_and_answer(redis: RedisServer) -> 
         assert degraded.body == {"user": None, "degraded": True}
         assert "set-cookie" not in degraded.headers  # logged-out for now, not logged out
         assert "cookie" in degraded.headers["vary"].lower()
+
+
+async def test_routes_without_the_session_answer_while_the_sqlite_file_is_damaged(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sessions.db"
+    async with run(health, count, **options(f"sqlite:///{path}")) as api:
+        await api.get("/count")
+        junk = tmp_path / "junk"
+        junk.write_bytes(b"not a database, " * 512)
+        os.replace(junk, path)
+        deadline = time.monotonic() + 10
+        while (await api.get("/count")).status == 200:  # until the store notices the swap
+            assert time.monotonic() < deadline, "the replaced file was never noticed"
+            await asyncio.sleep(0.02)
+        healthy = await api.get("/health")
+        assert (healthy.status, healthy.body) == (200, "ok")
+        assert "set-cookie" not in healthy.headers
