@@ -341,7 +341,10 @@ class RedisStore(Store):
         if client is not None:
             await client.aclose()
         if sentinel is not None:
-            await sentinel.aclose()
+            # Each sentinel's own client, not Sentinel.aclose(), which redis-py has
+            # only from 8.1 on; `sentinels` is public in every supported release.
+            for sentinel_client in sentinel.sentinels:
+                await sentinel_client.aclose()
 
     # -- the contract ---------------------------------------------------------
 
