@@ -167,8 +167,11 @@ class MeasuredStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        await self.timed("regenerate", self.inner.regenerate(old_key, new_key, data, ttl))
+    ) -> bool:
+        moved: bool | None = await self.timed(
+            "regenerate", self.inner.regenerate(old_key, new_key, data, ttl)
+        )
+        return moved is not False  # a store of the older contract returns None: it moved
 
     async def count(self) -> int:
         result: int = await self.timed("count", self.inner.count())

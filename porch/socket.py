@@ -45,6 +45,7 @@ from starlette.types import Receive, Scope, Send
 from .context import AppContext
 from .logsafe import safe_traceback
 from .router import Step
+from .session.unavailable import UnavailableSession
 
 if TYPE_CHECKING:
     import socketio
@@ -357,6 +358,8 @@ class SocketLayer:
         sessions = self.app.sessions
         assert sessions is not None
         await sessions.commit(session, [])
+        if type(session) is UnavailableSession:  # not loaded (store down): the cookie stays
+            return
         connection.cookie = sessions.signer.sign(session.id) if session.id else None
 
 

@@ -458,6 +458,8 @@ class SessionLayer:
         except CorruptSession as exc:
             log.error("%s; starting a new session for this visitor.", exc)
             entry = None
+        except StoreUnavailable as exc:  # an error only once a handler touches ctx.session
+            return UnavailableSession(exc)
         if entry is None or is_expired(entry, now, self.max_age, self.absolute_max_age):
             return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
         return Session(entry, session_id=session_id, key=key, now=now, had_cookie=True)
@@ -473,6 +475,8 @@ class SessionLayer:
         ``https``: the request came over HTTPS (directly or through a trusted
         proxy), so the cookie is ``Secure`` even where the option does not say so.
         """
+        if type(session) is UnavailableSession:
+            return self.commit_unavailable(session, headers)
         now = session.now
         changes, deleted = session.pending()
         key = session.key
@@ -487,11 +491,14 @@ class SessionLayer:
             entry = {**session.entry(), **changes, SEEN: now}
             for name in deleted:
                 entry.pop(name, None)
-            await self.call(
+            moved = await self.call(
                 self.store.regenerate(session.replaced_key, key, entry, self.ttl(session, now))
             )
-            cookie = self.cookie_for(session, session.id, now, secure=secure)
-            headers.append((b"set-cookie", cookie.encode("latin-1")))
+            if moved is False:  # logged out or expired while this request ran: stays so
+                headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode()))
+            else:  # True; None from a store written before regenerate answered
+                cookie = self.cookie_for(session, session.id, now, secure=secure)
+                headers.append((b"set-cookie", cookie.encode("latin-1")))
         elif changed:
             assert key is not None and session.id is not None  # a key comes with an id
             changes[SEEN] = now
@@ -509,6 +516,14 @@ class SessionLayer:
             # logged out, stale or tampered: the browser forgets the cookie
             headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode("latin-1")))
         if session.accessed:
+            vary_on_cookie(headers)
+
+    @staticmethod
+    def commit_unavailable(session: UnavailableSession, headers: list[tuple[bytes, bytes]]) -> None:
+        """The load failed: write nothing and keep the browser's cookie for when the store
+        is back. A handler that touched the session and still answered caught the error
+        itself; its page depended on the session, so it varies on the cookie."""
+        if session.touched:
             vary_on_cookie(headers)
 
     def ttl(self, session: Session, now: float) -> int:
@@ -568,3 +583,7 @@ class SessionLayer:
                 f"the session store ({self.store_name}) did not answer within {self.timeout:g} s; "
                 "check that it is running and reachable (REDIS_URL / SESSION_STORE)."
             ) from exc
+
+
+# Last: it subclasses Session, defined above.
+from .unavailable import UnavailableSession  # noqa: E402

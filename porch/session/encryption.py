@@ -137,8 +137,8 @@ class EncryptedStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        await self.inner.regenerate(old_key, new_key, self.seal_all(new_key, data), ttl)
+    ) -> bool:
+        return await self.inner.regenerate(old_key, new_key, self.seal_all(new_key, data), ttl)
 
     async def count(self) -> int:
         return await self.inner.count()

@@ -232,11 +232,48 @@ class StoreSuite:
         await store.save(old, created(cart=[1, 2]), deleted=(), ttl=MINUTE)
         data = await store.load(old)
         assert data is not None
-        await store.regenerate(old, new, data, MINUTE)
+        assert await store.regenerate(old, new, data, MINUTE) is True
         assert await store.load(new) == created(cart=[1, 2])
         assert await store.load(old) is None
         await store.save(old, {"cart": []}, deleted=(), ttl=MINUTE)  # a request in flight
         assert await store.load(old) is None
+
+    # -- logout is final, against requests that were in flight ------------------
+    async def test_regenerate_after_destroy_moves_nothing(self, store: Store) -> None:
+        """A slow login request regenerates after a logout destroyed the session."""
+        old, new = new_key(), new_key()
+        await store.save(old, created(user="ada"), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        await store.destroy(old)  # the logout, while the login request ran
+        assert await store.regenerate(old, new, data, MINUTE) is False
+        assert await store.load(new) is None
+        assert await store.load(old) is None
+
+    async def test_regenerate_after_expiry_moves_nothing(self, store: Store) -> None:
+        old, new = new_key(), new_key()
+        await store.save(old, created(user="ada"), deleted=(), ttl=SHORT_TTL)
+        data = await store.load(old)
+        assert data is not None
+        await wait_until_expired(store, old)
+        assert await store.regenerate(old, new, data, MINUTE) is False
+        assert await store.load(new) is None
+        assert await store.load(old) is None
+
+    async def test_writes_after_expiry_do_not_bring_the_session_back(self, store: Store) -> None:
+        key = new_key()
+        await store.save(key, created(a=1), deleted=(), ttl=SHORT_TTL)
+        await wait_until_expired(store, key)
+        await store.save(key, {"a": 2}, deleted=(), ttl=MINUTE)
+        await store.touch(key, MINUTE)
+        assert await store.load(key) is None
+
+    async def test_touch_after_destroy_does_not_bring_the_session_back(self, store: Store) -> None:
+        key = new_key()
+        await store.save(key, created(a=1), deleted=(), ttl=MINUTE)
+        await store.destroy(key)
+        await store.touch(key, MINUTE)
+        assert await store.load(key) is None
 
     async def test_concurrent_saves_of_different_fields_all_survive(self, store: Store) -> None:
         key = new_key()
@@ -286,8 +323,51 @@ class OptionalStoreSuite:
         await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
         data = await store.load(old)
         assert data is not None
-        await store.regenerate(old, new, data, MINUTE)
+        assert await store.regenerate(old, new, data, MINUTE) is True
         assert [info.key for info in await store.sessions_of("ada")] == [new]
+
+    async def test_regenerate_after_destroy_user_moves_nothing(self, store: Store) -> None:
+        """ "Log out everywhere" lands while a slow request of that user regenerates."""
+        old, new = new_key(), new_key()
+        await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.destroy_user("ada") == 1
+        assert await store.regenerate(old, new, data, MINUTE) is False
+        assert await store.load(new) is None
+        assert await store.sessions_of("ada") == []
+
+    async def test_regenerate_racing_destroy_user_leaves_the_user_logged_out(
+        self, store: Store
+    ) -> None:
+        """Whichever runs first, no session of the user survives "log out everywhere"."""
+        for round_ in range(20):
+            old, new = new_key(), new_key()
+            await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+            data = await store.load(old)
+            assert data is not None
+            moving = store.regenerate(old, new, data, MINUTE)
+            logging_out = store.destroy_user("ada")
+            pair = (moving, logging_out) if round_ % 2 else (logging_out, moving)
+            await asyncio.gather(*pair)
+            assert await store.load(new) is None
+            assert await store.load(old) is None
+            assert await store.sessions_of("ada") == []
+
+    async def test_writes_in_flight_after_logout_do_not_index_the_session_again(
+        self, store: Store
+    ) -> None:
+        destroyed, everywhere = new_key(), new_key()
+        await store.save(destroyed, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+        await store.save(everywhere, created(**{USER: "bob"}), deleted=(), ttl=MINUTE)
+        await store.destroy(destroyed)
+        await store.destroy_user("bob")
+        for key, user in ((destroyed, "ada"), (everywhere, "bob")):
+            await store.save(key, {USER: user, "a": 1}, deleted=(), ttl=MINUTE)
+            await store.touch(key, MINUTE)
+            assert await store.load(key) is None
+            assert await store.sessions_of(user) == []
+            assert await store.destroy_user(user) == 0
 
     async def test_sessions_of_lists_a_users_sessions_oldest_first(self, store: Store) -> None:
         newest, oldest, middle, stranger = new_key(), new_key(), new_key(), new_key()

@@ -7,6 +7,7 @@ the conformance suite: ``from porch.testing import StoreSuite``.
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -105,7 +106,10 @@ class Store(ABC):
       different keys both keep their change.
     - Logout is final: a ``save`` for a key that does not exist is dropped
       unless its changes carry ``CREATED`` (only a brand-new session creates an
-      entry). A request that started before ``destroy()`` cannot resurrect it.
+      entry); ``touch`` never creates one; ``regenerate`` moves only a live
+      session. A request that started before ``destroy()``, ``destroy_user()``
+      or the expiry cannot bring the session back, nor put it back in a
+      user's index.
     - A backend that cannot be reached raises ``StoreUnavailable`` (porch
       answers 503); nothing is half-written.
     """
@@ -149,14 +153,26 @@ class Store(ABC):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
+    ) -> bool:
         """Move a session to a new key (login: fixation defence); the old key stops working.
 
-        ``data`` is the whole entry, ``CREATED`` included. Stores that can do it
-        in one atomic step override this; the default saves, then destroys.
+        ``data`` is the whole entry, ``CREATED`` included. Only a live session
+        moves: when ``old_key`` is gone (destroyed by a logout, by
+        ``destroy_user``, or expired) while the request ran, nothing is written
+        and the answer is False, so a slow request that logs in cannot undo a
+        logout. True when the session moved.
+
+        Stores that can do it in one atomic step override this. The default
+        saves the new key first and then checks that the old one was still
+        there: a logout that lands before the check removes the new key again,
+        and one that lands after it found the session already moved.
         """
-        await self.save(new_key, data, (), ttl)
+        await self.save(new_key, {CREATED: time.time(), **data}, (), ttl)
+        if await self.load(old_key) is None:  # gone meanwhile: logout is final
+            await self.destroy(new_key)
+            return False
         await self.destroy(old_key)
+        return True
 
     async def count(self) -> int:
         """How many live (unexpired) sessions the store holds."""

@@ -155,10 +155,16 @@ class MemoryStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        """As every store; and a regenerated session (a login) is kept ahead of anonymous ones."""
-        await super().regenerate(old_key, new_key, data, ttl)
+    ) -> bool:
+        """One step, with no await inside: a destroyed or expired session does not move.
+        A regenerated session (a login) is then kept ahead of anonymous ones."""
+        as_json(data)  # a value that is not JSON fails before the old key goes
+        if self._live(old_key, time.time()) is None:
+            return False  # logged out (or expired) while the request ran: logout is final
+        self._drop(old_key)
+        self.save_now(new_key, {CREATED: time.time(), **data}, (), ttl)
         self._anonymous.pop(new_key, None)
+        return True
 
     async def count(self) -> int:
         await self.purge()

@@ -30,9 +30,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError
 
 from ...errors import ConfigError, StoreUnavailable
 from .base import (
@@ -46,6 +45,7 @@ from .base import (
     user_key,
 )
 from .multiplex import Multiplexer, SharingUnsupported, unsupported
+from .redis_failures import FAILURES, describe
 
 log = logging.getLogger("porch.session")
 
@@ -53,6 +53,9 @@ DEFAULT_PREFIX = "porch:session:"
 DEFAULT_TIMEOUT = 2.0
 POOL_CONNECTIONS = 2**31  # redis-py's cap before 8.0: none in practice (see _client_for)
 SCAN_BATCH = 1000
+# Cluster mode: rounds of destroy_user, each catching the sessions that concurrent
+# requests moved to a new key while the previous round ran.
+DESTROY_USER_ROUNDS = 8
 
 Client = Redis | RedisCluster
 
@@ -141,23 +144,39 @@ outlive(KEYS[1], ARGV[1])
 return 1
 """)
 
-# KEYS[1] old hash, KEYS[2] new hash. ARGV: ttl, may_create, index_prefix,
-# old member, new member, n_fields, field/value pairs. Not for cluster mode.
+# KEYS[1] old hash, KEYS[2] new hash. ARGV: ttl, index_prefix, old member,
+# new member, n_fields, field/value pairs. Returns 1 when moved, 0 when the old
+# hash was gone (destroyed or expired: nothing is written). Not for cluster mode.
 _REGENERATE = _lua("""
 local old_key, new_key = KEYS[1], KEYS[2]
-local prefix = ARGV[3]
+if redis.call('EXISTS', old_key) == 0 then return 0 end
+local prefix = ARGV[2]
 local old_index = index_of(prefix, redis.call('HGET', old_key, '$user'))
 redis.call('DEL', old_key)
-if old_index then redis.call('SREM', old_index, ARGV[4]) end
-if redis.call('EXISTS', new_key) == 0 and ARGV[2] ~= '1' then return 0 end
-call_in_chunks('HSET', new_key, 7, 6 + 2 * tonumber(ARGV[6]))
+if old_index then redis.call('SREM', old_index, ARGV[3]) end
+call_in_chunks('HSET', new_key, 6, 5 + 2 * tonumber(ARGV[5]))
 redis.call('EXPIRE', new_key, ARGV[1])
 local new_index = index_of(prefix, redis.call('HGET', new_key, '$user'))
 if new_index then
-  redis.call('SADD', new_index, ARGV[5])
+  redis.call('SADD', new_index, ARGV[4])
   outlive(new_index, ARGV[1])
 end
 return 1
+""")
+
+# KEYS[1] a user's index set. ARGV: session prefix, member to keep ('' for none).
+# Deletes every other member's session and takes it out of the set, in one step,
+# so a regenerate cannot move a session out from under it. Not for cluster mode.
+_DESTROY_USER = _lua("""
+local index, prefix, keep = KEYS[1], ARGV[1], ARGV[2]
+local deleted = 0
+for _, member in ipairs(redis.call('SMEMBERS', index)) do
+  if member ~= keep then
+    deleted = deleted + redis.call('DEL', prefix .. member)
+    redis.call('SREM', index, member)
+  end
+end
+return deleted
 """)
 
 
@@ -169,17 +188,12 @@ SCRIPT_SHA = {
         "destroy": _DESTROY,
         "index": _INDEX,
         "regenerate": _REGENERATE,
+        "destroy_user": _DESTROY_USER,
     }.items()
 }
 
-# What an unreachable, hung or failing-over Redis raises; porch answers 503.
-UNREACHABLE = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-    RedisClusterException,
-    ClusterDownError,
-)
+# What an unreachable, hung, failing-over or refusing Redis raises; porch answers 503.
+UNREACHABLE = FAILURES
 
 
 def pairs_to_dict(reply: Any) -> dict[Any, Any]:
@@ -240,6 +254,8 @@ class RedisStore(Store):
 
     ``timeout`` (seconds) bounds connecting and each reply; a call gets one
     immediate reconnect attempt, then raises ``StoreUnavailable`` (porch answers 503).
+    A Redis that answers with an error reply (out of memory, read-only replica,
+    loading, wrong password...) raises ``StoreUnavailable`` too, naming the refusal.
     """
 
     def __init__(
@@ -391,30 +407,41 @@ class RedisStore(Store):
                 await self._run("index", _INDEX, [user_index], [ttl, ""])
 
     async def destroy(self, key: str) -> None:
+        await self._destroy(key)
+
+    async def _destroy(self, key: str) -> bool:
+        """Delete the hash and its index entry; True when the hash existed."""
         args = [self._inline_index(), self._index_prefix(), key]
         async with self._translated():
-            _, index = await self._run("destroy", _DESTROY, [self._redis_key(key)], args)
+            deleted, index = await self._run("destroy", _DESTROY, [self._redis_key(key)], args)
             user_index = _text(index)
             if self.is_cluster and user_index is not None:
                 await self._unindex(user_index, key)
+        return bool(deleted)
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        """One atomic script: the new key gets ``data``, the old key and its index entry go.
+    ) -> bool:
+        """One atomic script: when the old hash still exists, the new key gets ``data``
+        and the old key and its index entry go; when it is gone, nothing is written.
 
-        In cluster mode the two keys live in different slots: save, then destroy.
+        In cluster mode the two keys live in different slots: save the new key,
+        then delete the old one, and when that delete found nothing (a logout or
+        ``destroy_user`` got there first) delete the new key again.
         """
         if self.is_cluster:
-            await super().regenerate(old_key, new_key, data, ttl)
-            return
+            await self.save(new_key, {CREATED: time.time(), **data}, (), ttl)
+            if await self._destroy(old_key):
+                return True
+            await self._destroy(new_key)
+            return False
         encoded = encode_changes(data)
         pairs = [item for name_value in encoded.items() for item in name_value]
-        may_create = "1" if CREATED in data else "0"
-        args = [ttl, may_create, self._index_prefix(), old_key, new_key, len(encoded), *pairs]
+        args = [ttl, self._index_prefix(), old_key, new_key, len(encoded), *pairs]
         keys = [self._redis_key(old_key), self._redis_key(new_key)]
         async with self._translated():
-            await self._run("regenerate", _REGENERATE, keys, args)
+            moved = await self._run("regenerate", _REGENERATE, keys, args)
+        return bool(moved)
 
     # -- optional -------------------------------------------------------------
 
@@ -437,18 +464,30 @@ class RedisStore(Store):
         return 0
 
     async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        """One script; in cluster mode, rounds of read-the-set-then-delete until the set
+        holds nothing but ``keep``, so a session a concurrent regenerate moved to a
+        new key (added to the set before its old key goes) is found and deleted too."""
         index = self._index_prefix() + user_key(user)
+        if not self.is_cluster:
+            async with self._translated():
+                ended = await self._run(
+                    "destroy_user", _DESTROY_USER, [index], [self.prefix, keep or ""]
+                )
+            return int(ended)
+        total = 0
         async with self._translated():
-            members = [member for member in await self._members(index) if member != keep]
-            if not members:
-                return 0
             client = await self._ready()
-            async with client.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.delete(self._redis_key(member))
-                deleted: list[int] = await pipe.execute()
-            await client.srem(index, *members)
-        return sum(deleted)
+            for _ in range(DESTROY_USER_ROUNDS):
+                members = [member for member in await self._members(index) if member != keep]
+                if not members:
+                    break
+                async with client.pipeline(transaction=False) as pipe:
+                    for member in members:
+                        pipe.delete(self._redis_key(member))
+                    deleted: list[int] = await pipe.execute()
+                await client.srem(index, *members)
+                total += sum(deleted)
+        return total
 
     async def sessions_of(self, user: Any) -> list[SessionInfo]:
         index = self._index_prefix() + user_key(user)
@@ -600,10 +639,11 @@ class RedisStore(Store):
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """The 503's error: says whether Redis is unreachable or refused, and which refusal."""
         return StoreUnavailable(
-            f"The Redis session store at {self.where} is unreachable ({exc}). Requests "
-            "that use the session answer 503 until it is back; check that Redis is "
-            "running and that REDIS_URL / SESSION_STORE point at it."
+            f"The Redis session store at {self.where} {describe(exc)}. Requests "
+            "that use the session answer 503 until Redis accepts them again; check that "
+            "Redis is running and that REDIS_URL / SESSION_STORE point at it."
         )
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:

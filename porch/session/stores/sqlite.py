@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -42,10 +43,14 @@ from .base import (
     encode_value,
     user_key,
 )
+from .sqlite_failures import BUSY, describe, is_busy, is_failure
 
 DEFAULT_TIMEOUT = 2.0
 MIGRATION_TIMEOUT = 120.0  # seconds a store opening the file waits for another's migration
-BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary result codes worth a retry
+# Seconds between two checks that the path still names the file the store has
+# open (one stat): a file deleted or replaced under running workers is reopened
+# within this, so no worker goes on writing to a file the others no longer see.
+FILE_CHECK_INTERVAL = 0.1
 SWEEP_BATCH = 128  # expired rows deleted per sweep, one sweep per SWEEP_EVERY writes
 # A statement on the event loop that finds the file locked by another process
 # is retried after FIRST_PAUSE seconds, then after twice as long each time, up
@@ -151,6 +156,13 @@ class SQLiteStore(Store):
         self._here: sqlite3.Connection | None = None
         self._here_thread = 0
         self._checkpoint: asyncio.Future[None] | None = None
+        # Bumped to make every connection reopen the file (see _reopen): after an
+        # error from the file, or when the path names another file than the one open.
+        self._generation = 0
+        self._here_generation = 0
+        self._connection_generation = 0
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        self._next_file_check = 0.0
 
     @classmethod
     def from_url(
@@ -237,24 +249,32 @@ class SQLiteStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> None:
-        """One transaction: the new key gets ``data`` and the old row is deleted."""
+    ) -> bool:
+        """One transaction: when the old row is live it is deleted and the new key gets
+        ``data``; when it is gone or expired, nothing is written (logout is final)."""
         encoded = {name: raw.decode() for name, raw in encode_changes(data).items()}
+        encoded.setdefault(CREATED, encode_value(CREATED, time.time()).decode())
         user = None if data.get(USER) is None else user_key(data[USER])
-        may_create = CREATED in data
+        fields = orjson.dumps(encoded).decode()
 
-        def regenerate(connection: sqlite3.Connection) -> None:
+        def regenerate(connection: sqlite3.Connection) -> bool:
+            now = time.time()
             with _immediate(connection):
-                connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
-                if may_create:
-                    expires = time.time() + ttl
-                    connection.execute(
-                        "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (new_key, orjson.dumps(encoded).decode(), user, expires, purge_at(expires)),
-                    )
+                live = connection.execute(
+                    "DELETE FROM sessions WHERE key = ? AND expires_at > ?", (old_key, now)
+                ).rowcount
+                if not live:
+                    connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
+                    return False
+                expires = now + ttl
+                connection.execute(
+                    "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (new_key, fields, user, expires, purge_at(expires)),
+                )
+                return True
 
-        await self._quick(regenerate)
+        return await self._quick(regenerate)
 
     # -- optional -------------------------------------------------------------
 
@@ -334,6 +354,12 @@ class SQLiteStore(Store):
         runs on the store's thread instead.
         """
         connection = self._here if self._here_thread == threading.get_ident() else None
+        if connection is not None and (
+            self._here_generation != self._generation
+            or (time.monotonic() >= self._next_file_check and self._file_moved())
+        ):
+            self._close_here()
+            connection = None
         if connection is None:
             connection = await self._open_here()
         if connection is None:
@@ -343,8 +369,11 @@ class SQLiteStore(Store):
         while True:
             try:
                 return work(connection)
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in BUSY:
+            except sqlite3.DatabaseError as exc:
+                if not is_failure(exc):
+                    raise
+                if not is_busy(exc):
+                    self._reopen()
                     raise self._unavailable(exc) from exc
                 now = time.monotonic()
                 deadline = deadline or now + self.timeout
@@ -352,6 +381,70 @@ class SQLiteStore(Store):
                     raise self._unavailable(exc) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+    def _reopen(self) -> None:
+        """Make every connection open the file again on its next call.
+
+        A connection SQLite opened read-only stays read-only after the permissions
+        are fixed, and one on a deleted file goes on writing to it: after an error
+        from the file, only a new connection sees the file as it is now. Each
+        connection is closed by the thread that uses it, when it next sees the
+        generation changed.
+        """
+        self._generation += 1
+
+    def _close_here(self) -> None:
+        here, self._here = self._here, None
+        self._identity = None
+        if here is not None:
+            here.close()
+
+    def _file_moved(self) -> bool:
+        """Whether the path names another file than the one open (deleted, moved, replaced).
+
+        SQLite itself goes on using the file it opened: without this check a worker
+        would keep writing sessions to a deleted file while a worker started since
+        uses a new one, and each would see the other's visitors as logged out.
+        """
+        self._next_file_check = time.monotonic() + FILE_CHECK_INTERVAL
+        if self._identity is None:
+            return False
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            what = "was deleted (or moved away)"
+        except OSError:
+            return False  # not readable now: the next statement says why
+        else:
+            if (found.st_dev, found.st_ino) == self._identity:
+                return False
+            what = "was replaced by another file"
+        log.error(
+            "The SQLite session store file %s %s since this process opened it; the "
+            "sessions it held are no longer used. Opening the file now at that path (a new, "
+            "empty one if there is none), as every worker does.",
+            self.path,
+            what,
+        )
+        self._drain_wal()
+        self._reopen()
+        return True
+
+    def _drain_wal(self) -> None:
+        """Copy the write-ahead log into the file this connection has open, and empty it.
+
+        The -wal file beside the path is the old file's: a connection opening the
+        new file with it would read the old file's pages as the new one's. Emptied,
+        it is no one's. Best effort: another process reading it makes this fail, and
+        that process does the same when it notices the change.
+        """
+        here = self._here
+        if here is None:
+            return
+        try:
+            here.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("SQLite WAL checkpoint of the old file failed: %s", exc)
 
     async def _on_the_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the store's thread, given up after ``timeout`` like a call on the loop.
@@ -378,6 +471,7 @@ class SQLiteStore(Store):
             await self._run(lambda connection: None)  # WAL mode, the table, a migration
         if self._here is not None:  # another thread's, or opened by a call meanwhile
             return self._here if self._here_thread == threading.get_ident() else None
+        generation = self._generation
         try:
             connection = sqlite3.connect(
                 self.path, timeout=0, isolation_level=None, check_same_thread=False
@@ -385,16 +479,22 @@ class SQLiteStore(Store):
             connection.execute("PRAGMA busy_timeout = 0")  # never wait on the loop
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA wal_autocheckpoint = 0")  # the store's thread does them
-        except sqlite3.OperationalError as exc:
+            found = os.stat(self.path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not is_failure(exc):
+                raise
             raise self._unavailable(exc) from exc
         self._here, self._here_thread = connection, threading.get_ident()
+        self._here_generation = generation
+        self._identity = (found.st_dev, found.st_ino)
+        self._next_file_check = time.monotonic() + FILE_CHECK_INTERVAL
         return connection
 
-    def _unavailable(self, exc: sqlite3.OperationalError) -> StoreUnavailable:
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """The 503's error: what happened to the file, and what to check."""
         return StoreUnavailable(
-            f"The SQLite session store at {self.path} cannot be used ({exc}). Requests "
-            "that use the session answer 503 until it can; check that the directory "
-            "exists and is writable, and that no process holds a long write lock."
+            f"The SQLite session store at {self.path} {describe(exc)}. Requests that use "
+            "the session answer 503 until it can be used again; nothing needs restarting."
         )
 
     def _checkpoint_now_and_then(self) -> None:
@@ -425,11 +525,18 @@ class SQLiteStore(Store):
     def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return work(self._connect())
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not is_failure(exc):
+                raise
+            if not is_busy(exc):
+                self._reopen()
             raise self._unavailable(exc) from exc
 
     def _connect(self) -> sqlite3.Connection:
+        if self._connection is not None and self._connection_generation != self._generation:
+            self._disconnect()  # this thread's own connection: closed here (see _reopen)
         if self._connection is None:
+            generation = self._generation
             connection = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=True
             )
@@ -442,6 +549,7 @@ class SQLiteStore(Store):
                 connection.close()
                 raise
             self._connection = connection
+            self._connection_generation = generation
         return self._connection
 
     def _sweep_now_and_then(self, connection: sqlite3.Connection, now: float) -> None:
