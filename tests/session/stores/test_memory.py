@@ -67,7 +67,9 @@ async def test_anonymous_sessions_are_evicted_before_logged_in_and_regenerated_o
     store = MemoryStore(max_entries=3)
     bound, regenerated, anonymous = new_key(), new_key(), new_key()
     await store.save(bound, {CREATED: 1.0, USER: "ada"}, deleted=(), ttl=MINUTE)
-    await store.regenerate(new_key(), regenerated, {CREATED: 2.0}, ttl=MINUTE)
+    before_login = new_key()  # regenerate moves only a live session (logout is final)
+    await store.save(before_login, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+    assert await store.regenerate(before_login, regenerated, {CREATED: 2.0}, ttl=MINUTE)
     await store.save(anonymous, {CREATED: 3.0}, deleted=(), ttl=MINUTE)
     for n in range(1_000):  # the flood: each new one pushes the oldest anonymous out
         await store.save(new_key(), {CREATED: 4.0 + n}, deleted=(), ttl=MINUTE)
