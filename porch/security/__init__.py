@@ -6,8 +6,15 @@
   each refusing a request with a 4xx and a message, never a 500.
 """
 
-from .csrf import check_csrf, csrf_token
+from .csrf import check_csrf, csrf_token, route_wants_csrf
 from .headers import SecurityHeaders
 from .requests import RequestGuard, check_json_depth
 
-__all__ = ["RequestGuard", "SecurityHeaders", "check_csrf", "check_json_depth", "csrf_token"]
+__all__ = [
+    "RequestGuard",
+    "SecurityHeaders",
+    "check_csrf",
+    "check_json_depth",
+    "csrf_token",
+    "route_wants_csrf",
+]
