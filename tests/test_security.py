@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import httpx
+import pytest
 
 from porch import delete, get, patch, post, put, run, sub
 from porch.context import Context
@@ -63,13 +62,12 @@ async def test_a_route_made_with_csrf_false_takes_json_from_a_client_without_a_s
 
 
 async def test_csrf_false_works_as_a_decorator_and_for_a_plain_http_client() -> None:
-    async with run(create_item, transfer) as api:
-        # a client that keeps no cookies, as curl or another service
-        async with httpx.AsyncClient(base_url=api.url) as client:
-            reply = await client.post("/api/items", json={"name": "pen"})
-            assert reply.status_code == 200
-            assert reply.json() == {"created": {"name": "pen"}}
-            assert (await client.post("/transfer", json={})).status_code == 403
+    # a client that keeps no cookies, as curl or another service
+    async with run(create_item, transfer) as api, httpx.AsyncClient(base_url=api.url) as client:
+        reply = await client.post("/api/items", json={"name": "pen"})
+        assert reply.status_code == 200
+        assert reply.json() == {"created": {"name": "pen"}}
+        assert (await client.post("/transfer", json={})).status_code == 403
 
 
 async def test_sub_with_csrf_false_turns_the_check_off_for_its_routes_only() -> None:
