@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from porch import ConfigError, get, post, run, sub
@@ -90,7 +92,12 @@ async def test_porch_patterns_match_as_documented() -> None:
 def test_a_malformed_pattern_is_refused_naming_it_and_showing_the_syntax(
     pattern: str, says: str
 ) -> None:
-    for make in (lambda: get(pattern, echo), lambda: get(pattern)(echo), lambda: post(pattern)):
+    makers: list[Callable[[], object]] = [
+        lambda: get(pattern, echo),
+        lambda: get(pattern)(echo),
+        lambda: post(pattern),
+    ]
+    for make in makers:
         with pytest.raises(ConfigError) as refused:
             make()
         message = str(refused.value)
