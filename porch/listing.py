@@ -1,7 +1,8 @@
 """``porch routes module:app``: what the app answers, in the order porch tries it.
 
 One line per route: method, path, the handlers that run (guards first), and
-the line that made the route, as ``flask routes`` shows its URL map. The
+the line that made the route, as ``flask routes`` shows its URL map; then one
+per Socket.IO event (``SOCKET``, the event's name in the path column). The
 order is the chain's, which is the order porch tries them (the first match
 answers). Routes the app's module made but never passed to ``server()``
 follow, marked, since they answer 404.
@@ -32,6 +33,17 @@ def route_row(route: Route) -> tuple[str, ...]:
     return method, path, handlers, where
 
 
+def socket_rows(app: App) -> list[tuple[str, ...]]:
+    """One line per Socket.IO event the app handles: ``SOCKET  message  on_message  app.py:9``."""
+    if app.sockets is None:
+        return []
+    rows: list[tuple[str, ...]] = []
+    for event, steps in app.sockets.handlers.items():
+        handlers = " -> ".join(handler_name(step.function) for step in steps)
+        rows.append(("SOCKET", event, handlers, function_location(steps[0].function) or "?"))
+    return rows
+
+
 def handler_name(function: object) -> str:
     return getattr(function, "__qualname__", None) or type(function).__qualname__
 
@@ -48,11 +60,12 @@ def table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 def route_listing(app: App) -> str:
     """The text ``porch routes`` prints for ``app``."""
-    routes = [item for item in app.chain if isinstance(item, Route)]
-    if not routes:
+    rows = [route_row(item) for item in app.chain if isinstance(item, Route)]
+    rows += socket_rows(app)
+    if not rows:
         lines = ["This app has no routes (only middleware, or nothing): every path answers 404."]
     else:
-        lines = table([HEADINGS, *map(route_row, routes)])
+        lines = table([HEADINGS, *rows])
     unpassed = unpassed_routes(app.module) if app.module is not None else []
     if unpassed:
         lines += ["", "Made in the app's module but never passed to server(), so they answer 404:"]

@@ -106,15 +106,23 @@ def module_of_caller(depth: int = 2) -> Mapping[str, Any] | None:
     return frame.f_globals
 
 
-def routes_in(values: Iterable[Any], depth: int = 0) -> Iterator[Route]:
-    """The routes among a module's values, and in its lists and tuples (``routes = [...]``)."""
-    from .router import Route
+def parts_in(values: Iterable[Any], depth: int = 0) -> Iterator[Any]:
+    """The routes, socket and error handlers among a module's values, and in its lists
+    and tuples (``routes = [...]``)."""
+    from .router import ErrorHandler, Route
+    from .socket import SocketHandler
 
     for value in values:
-        if isinstance(value, Route):
+        if isinstance(value, Route | SocketHandler | ErrorHandler):
             yield value
         elif isinstance(value, list | tuple) and depth < 4:
-            yield from routes_in(value, depth + 1)
+            yield from parts_in(value, depth + 1)
+
+
+def apps_in(module: Mapping[str, Any]) -> list[App]:
+    from .app import App
+
+    return [value for value in module.values() if isinstance(value, App)]
 
 
 def identity(route: Route) -> tuple[str | None, str, tuple[int, ...]]:
@@ -124,20 +132,16 @@ def identity(route: Route) -> tuple[str | None, str, tuple[int, ...]]:
 
 def unpassed_routes(module: Mapping[str, Any]) -> list[Route]:
     """Routes of the module that no app made in it received, in definition order."""
-    from .app import App
     from .router import Route
 
-    values = list(module.values())
     passed = {
-        identity(item)
-        for app in values
-        if isinstance(app, App)
-        for item in app.chain
-        if isinstance(item, Route)
+        identity(item) for app in apps_in(module) for item in app.chain if isinstance(item, Route)
     }
     seen: set[tuple[str | None, str, tuple[int, ...]]] = set()
     unpassed: list[Route] = []
-    for route in routes_in(values):
+    for route in parts_in(list(module.values())):
+        if not isinstance(route, Route):
+            continue
         key = identity(route)
         if key not in passed and key not in seen:
             seen.add(key)
@@ -145,8 +149,41 @@ def unpassed_routes(module: Mapping[str, Any]) -> list[Route]:
     return unpassed
 
 
+def unpassed_handlers(module: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Socket and error handlers of the module that no app made in it received.
+
+    Each as (what it is, its first function, the object), in definition order:
+    such a handler never runs, as silently as an unpassed route answers 404.
+    """
+    from .router import ErrorHandler
+    from .socket import SocketHandler
+
+    apps = apps_in(module)
+    passed = {id(handler.step.function) for app in apps for handler in app.error_handlers}
+    for app in apps:
+        if app.sockets is not None:
+            for steps in app.sockets.handlers.values():
+                passed.update(id(step.function) for step in steps)
+    found: list[tuple[str, Any, Any]] = []
+    for part in parts_in(list(module.values())):
+        if isinstance(part, SocketHandler):
+            functions = [step.function for step in part.steps]
+            what = f"socket({part.event!r}) handler"
+        elif isinstance(part, ErrorHandler):
+            functions = [part.step.function]
+            what = f"error({part.code!r}) handler" if part.code else "error() handler"
+        else:
+            continue
+        if all(id(function) not in passed for function in functions) and all(
+            part is not other for _, _, other in found
+        ):
+            found.append((what, functions[0], part))
+    return found
+
+
 def warn_of_unpassed_routes(app: App) -> None:
-    """At start-up, one warning per route the app's module made but gave no ``server()``."""
+    """At start-up, one warning per route (or socket or error handler) the app's module
+    made but gave no ``server()``."""
     if app.module is None:
         return
     for route in unpassed_routes(app.module):
@@ -159,11 +196,21 @@ def warn_of_unpassed_routes(app: App) -> None:
             where,
             route_variable(app.module, route) or "the_route",
         )
+    for what, function, part in unpassed_handlers(app.module):
+        location = function_location(function)
+        log.warning(
+            "The %s %s%s was never passed to server(), so it never runs: porch uses only "
+            "what server() receives. Add it: server(..., %s).",
+            what,
+            function_name(function),
+            f" (defined at {location})" if location else "",
+            route_variable(app.module, part) or "the_handler",
+        )
 
 
-def route_variable(module: Mapping[str, Any], route: Route) -> str | None:
-    """The module-level name that holds the route, for the message's fix."""
+def route_variable(module: Mapping[str, Any], part: Any) -> str | None:
+    """The module-level name that holds the route (or handler), for the message's fix."""
     for name, value in module.items():
-        if value is route:
+        if value is part:
             return name
     return None

@@ -156,6 +156,20 @@ def test_routes_lists_method_path_handlers_and_where_each_is_defined(
     ]
 
 
+def test_routes_lists_socket_events_after_the_routes(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(
+        "from porch import get, server, socket\n"
+        "home = get('/', lambda ctx: 'home')\n"
+        "@socket('message')\n"
+        "async def on_message(ctx):\n"
+        "    return True\n"
+        "app = server(home, on_message)\n"
+    )
+    result = porch("routes", "app:app")
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[-2:] == ["GET, HEAD / <lambda> app.py:2", "SOCKET message on_message app.py:3"]
+
+
 def test_routes_of_an_app_without_routes_says_so(isolated_environment: Path) -> None:
     (isolated_environment / "app.py").write_text("from porch import server\napp = server()\n")
     result = porch("routes", "app:app")

@@ -208,3 +208,43 @@ async def test_apps_built_inside_functions_do_not_judge_their_module(
     async with run(sub("api", get("/", lambda ctx: "api")), other) as api:
         assert (await api.get("/other")).text == "other"
     assert "never passed" not in caplog.text
+
+
+HANDLERS = """\
+from porch import error, get, server, socket
+
+@socket('connect')
+async def arrive(ctx):
+    return None
+
+@socket('message')                  # never passed: it would never run
+async def on_message(ctx):
+    return True
+
+def sorry(ctx):
+    return 'the store is down'
+
+on_store = error('store', sorry)    # never passed either
+app = server(get('/', lambda ctx: 'home'), arrive, error(lambda ctx: 'oops'))
+"""
+
+
+async def test_socket_and_error_handlers_never_passed_are_warned_of_too(
+    isolated_environment: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (isolated_environment / "handlers.py").write_text(HANDLERS)
+    module = import_file(isolated_environment / "handlers.py")
+    try:
+        async with run(module.app) as api:
+            assert (await api.get("/")).text == "home"
+    finally:
+        sys.modules.pop("handlers", None)
+    unpassed = [r.getMessage() for r in caplog.records if "never passed" in r.getMessage()]
+    assert unpassed == [
+        "The socket('message') handler handlers.on_message (defined at handlers.py:7) was "
+        "never passed to server(), so it never runs: porch uses only what server() receives. "
+        "Add it: server(..., on_message).",
+        "The error('store') handler handlers.sorry (defined at handlers.py:11) was never "
+        "passed to server(), so it never runs: porch uses only what server() receives. "
+        "Add it: server(..., on_store).",
+    ]
