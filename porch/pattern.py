@@ -144,12 +144,13 @@ def check_characters(path: str) -> None:
 
 
 def meant(path: str) -> str:
-    """For a pattern with a stray brace: the pattern it probably meant, in both spellings."""
-    names = re.findall(r"\{?\s*([^\W\d]\w*)\s*\}?", path.split("{", 1)[-1].split("/", 1)[0])
-    if "{" in path and names:
-        name = names[0]
-        return f"a parameter is written {{{name}}} or :{name}"
-    return "a parameter is written {name} or :name"
+    """For a stray brace: the pattern it probably meant, when a name follows a '{'."""
+    opened = re.compile(r"\{\s*([^\W\d]\w*)\s*\}?")
+    if opened.search(path) is None:
+        return "a parameter is written {name} or :name"
+    colons = opened.sub(lambda found: f":{found.group(1)}", path).replace("}", "")
+    braces = opened.sub(lambda found: f"{{{found.group(1)}}}", path)
+    return f"did you mean {colons!r} (or {braces!r})?"
 
 
 def parameter_name(path: str, token: re.Match[str]) -> str:

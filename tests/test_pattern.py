@@ -44,7 +44,8 @@ async def test_porch_patterns_match_as_documented() -> None:
         ("/users/<int:id>/posts/<slug>", "'/users/:id/posts/:slug'"),
         ("/users/id>", "'<' and '>' are not porch syntax"),
         # braces: unbalanced, empty, a Starlette converter, not a name
-        ("/users/{id", "an unbalanced '{'; a parameter is written {id} or :id"),
+        ("/users/{id", "an unbalanced '{'; did you mean '/users/:id' (or '/users/{id}')?"),
+        ("/users/{id/posts", "did you mean '/users/:id/posts' (or '/users/{id}/posts')?"),
         ("/users/id}", "an unbalanced '}'"),
         ("/users/{}", "'{}' has no parameter name"),
         ("/users/{ }", "whitespace or control character"),
