@@ -31,9 +31,10 @@ from .logs import configure_logging, log_access, server_access_log_off
 from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
 from .options import Options, load_options, read_environment
+from .origin import module_of_caller, unsupported_reply, warn_of_unpassed_routes
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
-from .security import RequestGuard, SecurityHeaders, check_csrf
+from .security import RequestGuard, SecurityHeaders, check_csrf, route_wants_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
@@ -105,6 +106,7 @@ class App:
         self._templates: Environment | None = None
         self._store_open = False
         self.compress = options.compress
+        self.module: Mapping[str, Any] | None = None  # set by server(): the app's module
         # Off by default; each replaces self.respond on this instance only (zero cost when off).
         if options.health is not None:
             serve_health(self, options.health)
@@ -140,6 +142,7 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 freeze_startup_objects()
+                warn_of_unpassed_routes(self)
                 self.writes_access_lines = not server_access_log_off(self.started_by_porch)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -210,7 +213,7 @@ class App:
             if sessions is None:
                 return await self.run_chain(ctx)
             ctx.session = await sessions.load(sessions.cookie_of(cookie_header, ctx))
-            if self.csrf:
+            if self.csrf and route_wants_csrf(self.chain, ctx):
                 check_csrf(ctx)
             response = await self.run_chain(ctx)
             # ctx.secure, without its lookups when no proxy is trusted (the usual case)
@@ -236,11 +239,17 @@ class App:
                 for step in item.handlers:
                     result = step.function(ctx) if step.direct else await step(ctx)
                     if result is not None:
-                        return to_response(result, ctx)
+                        try:
+                            return to_response(result, ctx)
+                        except TypeError as exc:  # name the user's function, not porch's
+                            raise unsupported_reply(exc, step.function, item) from exc
             else:
                 result = await item(ctx)
                 if result is not None:
-                    return to_response(result, ctx)
+                    try:
+                        return to_response(result, ctx)
+                    except TypeError as exc:
+                        raise unsupported_reply(exc, item.function) from exc
         return Response(reason(404), 404, media_type=TEXT)
 
     async def fail(self, ctx: Context, exc: Exception) -> Response:
@@ -254,7 +263,12 @@ class App:
             try:
                 result = await handler.step(ctx)
                 if result is not None:
-                    return to_response(result, ctx)
+                    try:
+                        return to_response(result, ctx)
+                    except TypeError as reply_error:
+                        raise unsupported_reply(
+                            reply_error, handler.step.function, role="error handler"
+                        ) from reply_error
             except Exception as inner:
                 self.log.error(
                     "An error handler failed while handling %s\n%s",
@@ -410,7 +424,9 @@ def server(*middleware: Any, **options: Any) -> App:
         else:
             chain.append(item)
     arguments.update(options)
-    return App(chain, load_options(arguments, read_environment()))
+    app = App(chain, load_options(arguments, read_environment()))
+    app.module = module_of_caller()  # checked at start-up for routes it never passed here
+    return app
 
 
 __all__ = ["App", "server"]

@@ -5,6 +5,7 @@ porch init myapp                                # a new app: app.py, .env with a
 porch serve app:app --port 8080 --workers 4     # uvicorn, as app.run() but from the shell
 porch sessions count app:app                    # live sessions in that app's store
 porch sessions purge app:app                    # delete expired ones, print how many
+porch routes app:app                            # method, path, handler, where defined
 porch secret                                    # a new random SECRET for .env
 ```
 """
@@ -13,16 +14,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
 from .logs import OWNS_ACCESS_LOG
 from .session.stores import MemoryStore, Store, innermost
+
+
+@contextmanager
+def start_up_notices_hidden() -> Iterator[None]:
+    """Leave out porch's start-up warnings (the missing-SECRET notice) while loading an app
+    only to read it: they are about serving it, and ``porch sessions count`` prints a number."""
+    notices = logging.getLogger("porch")
+
+    def errors_only(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    notices.addFilter(errors_only)
+    try:
+        yield
+    finally:
+        notices.removeFilter(errors_only)
 
 
 def load_app(target: str) -> App:
@@ -86,7 +105,7 @@ def serve(target: str, *, port: int | None, host: str, workers: int, reload: boo
 
 
 async def count_sessions(app: App) -> int:
-    store = require_store(app)
+    store = require_store(app, "count")
     await app.open()
     try:
         return await store.count()
@@ -95,7 +114,7 @@ async def count_sessions(app: App) -> int:
 
 
 async def purge_sessions(app: App) -> int:
-    store = require_store(app)
+    store = require_store(app, "purge")
     await app.open()
     try:
         return await store.purge()
@@ -103,9 +122,17 @@ async def purge_sessions(app: App) -> int:
         await app.close()
 
 
-def require_store(app: App) -> Store:
+def require_store(app: App, action: str) -> Store:
     if app.store is None:
         raise ConfigError("this app has sessions turned off (session=False), so it has no store.")
+    if isinstance(getattr(app.store, "inner", app.store), MemoryStore):  # also when encrypted
+        raise PorchError(
+            f"the memory session store lives inside the server's process, so `porch sessions "
+            f"{action}` cannot reach it from outside (it would see a new, empty store). Use a "
+            "shared store to manage sessions from the shell: REDIS_URL=redis://localhost:6379/0 "
+            "or SESSION_STORE=sqlite:///sessions.db; from inside the app, "
+            f"await ctx.store.{action}() works with any store."
+        )
     return app.store
 
 
@@ -184,6 +211,10 @@ def parser() -> argparse.ArgumentParser:
     sessions_command = commands.add_parser("sessions", help="count or purge stored sessions")
     sessions_command.add_argument("action", choices=["count", "purge"])
     sessions_command.add_argument("app", help="module:attribute, e.g. app:app")
+    routes_command = commands.add_parser(
+        "routes", help="list the routes: method, path, handler, where defined"
+    )
+    routes_command.add_argument("app", help="module:attribute, e.g. app:app")
     commands.add_parser("secret", help="print a new random SECRET for .env")
     return top
 
@@ -202,9 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reload=arguments.reload,
             )
         elif arguments.command == "sessions":
-            app = load_app(arguments.app)
+            with start_up_notices_hidden():
+                app = load_app(arguments.app)
             action = count_sessions if arguments.action == "count" else purge_sessions
             print(asyncio.run(action(app)))
+        elif arguments.command == "routes":
+            from .listing import route_listing
+
+            with start_up_notices_hidden():
+                app = load_app(arguments.app)
+            print(route_listing(app))
         elif arguments.command == "init":
             folder = Path(arguments.folder)
             created = init(folder)

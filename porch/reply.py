@@ -415,6 +415,12 @@ def to_response(value: Any, ctx: Context) -> Response:
         return Response(bytes(value), media_type=OCTETS)
     if isinstance(value, Response):
         return check_response(value)
+    if isinstance(value, tuple):  # Flask's return form: one helper per part in porch
+        raise TypeError(
+            f"a handler returned a tuple {value!r:.80}; porch does not take Flask's (body, status)"
+            " or (body, status, headers): chain the reply instead, e.g. "
+            "status(201).json(body).header('X-A', '1'), or return a list for JSON."
+        )
     raise TypeError(
         f"a handler returned a {type(value).__name__}; accepted: str (HTML), dict or list "
         "(JSON), int (a status), bytes, a reply such as status(201).json(...), or None to pass on."

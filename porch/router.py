@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 import anyio.to_thread
 
 from .inline import runs_inline
+from .origin import caller_location
+from .pattern import compile_path
 from .security.hosts import parse_host, request_host
 
 if TYPE_CHECKING:
@@ -23,9 +25,6 @@ if TYPE_CHECKING:
 
 Handler: TypeAlias = Callable[["Context"], Any]
 Decorator: TypeAlias = Callable[[Handler], "Route"]
-
-# ':name' (server.js) and '{name}' (Starlette) both name a parameter; '*' matches the rest.
-PARAM = re.compile(r":(\w+)|\{(\w+)\}|(\*)")
 
 
 class Step:
@@ -72,32 +71,20 @@ class Step:
         return result
 
 
-def compile_path(path: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """A regex for a path with parameters, or None for a plain path (matched by equality)."""
-    if not path.startswith("/") and path != "*":
-        raise ValueError(f"a route path must start with '/' (got {path!r}), e.g. '/users/:id'.")
-    names: list[str] = []
-    pattern = ""
-    position = 0
-    for match in PARAM.finditer(path):
-        pattern += re.escape(path[position : match.start()])
-        if match.group(3):
-            names.append("*")
-            pattern += "(.*)"
-        else:
-            names.append(match.group(1) or match.group(2))
-            pattern += "([^/]+)"
-        position = match.end()
-    if not names:
-        return None, ()
-    pattern += re.escape(path[position:])
-    return re.compile(f"^{pattern.rstrip('/')}/?$"), tuple(names)
-
-
 class Route:
     """A method, a path and the handlers that run, in order, when both match."""
 
-    __slots__ = ("handlers", "method", "names", "path", "plain", "regex", "where")
+    __slots__ = (
+        "csrf",
+        "defined_at",
+        "handlers",
+        "method",
+        "names",
+        "path",
+        "plain",
+        "regex",
+        "where",
+    )
 
     def __init__(
         self,
@@ -106,9 +93,15 @@ class Route:
         handlers: Iterable[Handler],
         *,
         where: Subdomain | None = None,
+        csrf: bool = True,
+        defined_at: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
+        # False: unsafe requests to this route skip the CSRF check (an API for
+        # non-browser clients); see porch/security/csrf.py.
+        self.csrf = csrf
+        self.defined_at = defined_at  # 'app.py:12', for porch's messages and `porch routes`
         self.handlers = tuple(
             handler if isinstance(handler, Step) else Step(handler) for handler in handlers
         )
@@ -126,7 +119,20 @@ class Route:
         Lets guards and the handler read top to bottom, as in the call form
         ``get('/account', signed_in, account)``.
         """
-        return Route(self.method, self.path, (*self.handlers, handler), where=self.where)
+        return self.with_handlers((*self.handlers, handler))
+
+    def with_handlers(
+        self, handlers: Iterable[Handler | Step], *, where: Subdomain | None = None
+    ) -> Route:
+        """The same route (method, path, CSRF choice, origin) with other handlers or host."""
+        return Route(
+            self.method,
+            self.path,
+            handlers,
+            where=where if where is not None else self.where,
+            csrf=self.csrf,
+            defined_at=self.defined_at,
+        )
 
     def admits(self, ctx: Context) -> bool:
         """Whether the request's host is one this route serves (any host, unless ``sub()``)."""
@@ -209,7 +215,7 @@ def flatten(items: Iterable[Any]) -> Iterator[Any]:
             yield item
 
 
-def sub(name: str | re.Pattern[str], *middleware: Any) -> list[Route | Step]:
+def sub(name: str | re.Pattern[str], *middleware: Any, csrf: bool = True) -> list[Route | Step]:
     """Routes and middleware that only run for one subdomain: ``sub('api', get('/', fn))``.
 
     ``name`` is the subdomain as the Host header gives it, below the base
@@ -218,7 +224,8 @@ def sub(name: str | re.Pattern[str], *middleware: Any) -> list[Route | Step]:
     the bare domain; or a compiled regex that must match all of it. On any
     other host the routes do not match and the middleware pass, so the rest of
     the chain answers. Error handlers apply to the whole app: give ``error()``
-    to ``server()``, not to ``sub()``.
+    to ``server()``, not to ``sub()``. ``csrf=False`` turns the CSRF check off
+    for its routes (an API subdomain that non-browser clients call).
     """
     where = Subdomain(name)
     limited: list[Route | Step] = []
@@ -231,7 +238,9 @@ def sub(name: str | re.Pattern[str], *middleware: Any) -> list[Route | Step]:
         if isinstance(item, Route | Step) and item.where is not None:
             raise TypeError(f"sub({name!r}, ...) got {item!r}, already limited to a subdomain.")
         if isinstance(item, Route):
-            limited.append(Route(item.method, item.path, item.handlers, where=where))
+            copy = item.with_handlers(item.handlers, where=where)
+            copy.csrf = item.csrf and csrf
+            limited.append(copy)
         elif isinstance(item, Step):
             limited.append(Step(item.function, where=where))
         else:
@@ -271,16 +280,19 @@ class RouteMaker:
         return f"porch.{(self.method or 'all').lower()}"
 
     @overload
-    def __call__(self, path: str) -> Decorator: ...
+    def __call__(self, path: str, *, csrf: bool = True) -> Decorator: ...
     @overload
-    def __call__(self, path: str, *handlers: Handler) -> Route: ...
-    def __call__(self, path: str, *handlers: Handler) -> Route | Decorator:
+    def __call__(self, path: str, *handlers: Handler, csrf: bool = True) -> Route: ...
+    def __call__(self, path: str, *handlers: Handler, csrf: bool = True) -> Route | Decorator:
+        """``csrf=False``: unsafe requests to this route skip the CSRF check (a JSON API)."""
         method = self.method
+        defined_at = caller_location()
+        compile_path(path)  # a malformed path fails here, at the line that wrote it
         if handlers:
-            return Route(method, path, handlers)
+            return Route(method, path, handlers, csrf=csrf, defined_at=defined_at)
 
         def decorate(handler: Handler) -> Route:
-            return Route(method, path, (handler,))
+            return Route(method, path, (handler,), csrf=csrf, defined_at=defined_at)
 
         return decorate
 

@@ -88,12 +88,105 @@ def test_serve_names_a_target_that_is_not_a_porch_app(isolated_environment: Path
     assert missing.returncode == 2 and "nowhere" in missing.stderr
 
 
-def test_sessions_count_and_purge_use_the_apps_store(isolated_environment: Path) -> None:
+def test_sessions_count_and_purge_use_the_apps_store(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two visitors of the served app are two sessions in its SQLite store; no SECRET is set,
+    and the notice about it stays out of the output: it is about serving, not counting."""
     (isolated_environment / "app.py").write_text(COUNTER)
+    monkeypatch.setenv("SESSION_STORE", "sqlite:///sessions.db")
+    monkeypatch.setenv("SECRET", "a-secret-both-the-server-and-the-shell-share-0123")
+    with serving("app:app") as url:
+        assert count_three_times(url) == [1, 2, 3]
+        assert count_three_times(url) == [1, 2, 3]
+    monkeypatch.delenv("SECRET")
     count = porch("sessions", "count", "app:app")
-    assert (count.returncode, count.stdout.strip()) == (0, "0")
+    assert (count.returncode, count.stdout, count.stderr) == (0, "2\n", "")
     purge = porch("sessions", "purge", "app:app")
-    assert (purge.returncode, purge.stdout.strip()) == (0, "0")
+    assert (purge.returncode, purge.stdout, purge.stderr) == (0, "0\n", "")
+
+
+@pytest.mark.parametrize("action", ["count", "purge"])
+@pytest.mark.parametrize("encrypt", [False, True])
+def test_sessions_on_the_memory_store_says_it_cannot_be_reached_from_outside(
+    isolated_environment: Path, action: str, encrypt: bool
+) -> None:
+    """The memory store lives in the server's process: the shell would count a new, empty one."""
+    options = "session={'encrypt': True}" if encrypt else ""
+    (isolated_environment / "app.py").write_text(
+        COUNTER.replace("server(counter)", f"server(counter, {options})")
+    )
+    result = porch("sessions", action, "app:app")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("porch: the memory session store lives inside the server")
+    assert f"`porch sessions {action}` cannot reach it from outside" in result.stderr
+    assert "SESSION_STORE=sqlite:///sessions.db" in result.stderr
+    assert "SECRET" not in result.stderr  # the development-secret notice is not shown
+
+
+ROUTED = """
+from porch import get, post, server, sub
+
+def needs_user(ctx):
+    return None
+
+@get('/')
+def home(ctx):
+    return 'home'
+
+@get('/users/:id')
+async def user(ctx):
+    return {'id': ctx.params['id']}
+
+admin = post('/admin', needs_user, lambda ctx: 'ok')
+api = sub('api', post('/items', lambda ctx: 'made', csrf=False))
+app = server(home, user, admin, api)
+
+@get('/late')
+def late(ctx):
+    return 'late'
+"""
+
+
+def test_routes_lists_method_path_handlers_and_where_each_is_defined(
+    isolated_environment: Path,
+) -> None:
+    (isolated_environment / "app.py").write_text(ROUTED)
+    result = porch("routes", "app:app")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines == [
+        "METHOD PATH HANDLER DEFINED AT",
+        "GET, HEAD / home app.py:7",
+        "GET, HEAD /users/:id user app.py:11",
+        "POST /admin needs_user -> <lambda> app.py:15",
+        "POST /items (sub('api')) (csrf=False) <lambda> app.py:16",
+        "",
+        "Made in the app's module but never passed to server(), so they answer 404:",
+        "METHOD PATH HANDLER DEFINED AT",
+        "GET, HEAD /late late app.py:19",
+    ]
+
+
+def test_routes_lists_socket_events_after_the_routes(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(
+        "from porch import get, server, socket\n"
+        "home = get('/', lambda ctx: 'home')\n"
+        "@socket('message')\n"
+        "async def on_message(ctx):\n"
+        "    return True\n"
+        "app = server(home, on_message)\n"
+    )
+    result = porch("routes", "app:app")
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[-2:] == ["GET, HEAD / <lambda> app.py:2", "SOCKET message on_message app.py:3"]
+
+
+def test_routes_of_an_app_without_routes_says_so(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text("from porch import server\napp = server()\n")
+    result = porch("routes", "app:app")
+    assert result.returncode == 0
+    assert "no routes" in result.stdout
 
 
 def test_sessions_without_sessions_says_so(isolated_environment: Path) -> None:

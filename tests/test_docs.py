@@ -139,3 +139,27 @@ def test_the_pages_have_examples_to_run() -> None:
     assert {ROOT / "README.md", ROOT / "docs" / "router.md"} <= {
         g[-1].page for g in runnable_groups()
     }
+
+
+# What a page's script does with text, and where its scripts come from: the pages users
+# copy (the docs, the examples) never insert text as HTML, nor load a script from a CDN.
+HTML_INSERTION = re.compile(r"\.(innerHTML|outerHTML|insertAdjacentHTML)\b|document\.write\(")
+FOREIGN_SCRIPT = re.compile(r"<script[^>]+src=[\"']?(https?:)?//", re.IGNORECASE)
+
+
+def pages_users_copy() -> list[Path]:
+    examples = ROOT / "examples"
+    written = [
+        path
+        for pattern in ("*.html", "*.js", "*.py", "*.md")
+        for path in examples.rglob(pattern)
+        if not path.name.startswith("socket.io")  # the vendored client, fetched by setup
+    ]
+    return [*PAGES, *sorted(written)]
+
+
+@pytest.mark.parametrize("page", pages_users_copy(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_pages_insert_no_text_as_html_and_load_no_script_from_another_site(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert not HTML_INSERTION.search(text), f"{page}: show text with textContent, not as HTML"
+    assert not FOREIGN_SCRIPT.search(text), f"{page}: serve scripts from the app (public/)"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from porch import delete, get, patch, post, put, run
+from porch import delete, get, patch, post, put, run, sub
 from porch.context import Context
 from porch.router import RouteMaker
 from porch.testing import AsyncApi
@@ -30,6 +31,68 @@ async def test_a_post_without_a_token_is_refused_with_403_and_a_reason() -> None
         response = await api.post("/transfer", data={"amount": "100"})
         assert response.status == 403
         assert "CSRF" in response.text and "_csrf" in response.text
+
+
+async def test_the_403_says_how_an_api_turns_the_check_off_for_its_routes() -> None:
+    async with run(transfer) as api:
+        response = await api.post("/transfer", json={"amount": 100})
+    assert response.status == 403
+    assert "post('/api/items', handler, csrf=False)" in response.text
+    assert "sub('api', ..., csrf=False)" in response.text
+
+
+# --- csrf=False on a route, or on a sub(): an API for non-browser clients ---
+
+
+@post("/api/items", csrf=False)
+def create_item(ctx: Context) -> dict[str, object]:
+    return {"created": ctx.data}
+
+
+@pytest.mark.parametrize("maker", [post, put, patch, delete])
+async def test_a_route_made_with_csrf_false_takes_json_from_a_client_without_a_session(
+    maker: RouteMaker,
+) -> None:
+    async with run(transfer, maker("/api/items", lambda ctx: {"got": ctx.data}, csrf=False)) as api:
+        method = maker.method or "POST"
+        response = await api.request(method, "/api/items", json={"name": "pen"})
+        assert response.status == 200
+        assert response.body == {"got": {"name": "pen"}}
+        assert (await api.post("/transfer", json={"amount": 1})).status == 403  # still checked
+
+
+async def test_csrf_false_works_as_a_decorator_and_for_a_plain_http_client() -> None:
+    # a client that keeps no cookies, as curl or another service
+    async with run(create_item, transfer) as api, httpx.AsyncClient(base_url=api.url) as client:
+        reply = await client.post("/api/items", json={"name": "pen"})
+        assert reply.status_code == 200
+        assert reply.json() == {"created": {"name": "pen"}}
+        assert (await client.post("/transfer", json={})).status_code == 403
+
+
+async def test_sub_with_csrf_false_turns_the_check_off_for_its_routes_only() -> None:
+    api_host = {"host": "api.example.com"}
+    routes = [sub("api", post("/items", lambda ctx: "api", csrf=True), csrf=False), transfer]
+    async with run(routes, post("/items", lambda ctx: "site")) as api:
+        assert (await api.post("/items", json={}, headers=api_host)).body == "api"
+        assert (await api.post("/items", json={})).status == 403  # the bare domain: checked
+        assert (await api.post("/transfer", json={}, headers=api_host)).status == 403
+
+
+async def test_the_first_matching_route_decides_as_routes_are_final() -> None:
+    """A later csrf=False route with the same path cannot open an earlier checked one."""
+    checked = post("/items/:id", lambda ctx: "checked")
+    opened = post("/items/:id", lambda ctx: "opened", csrf=False)
+    async with run(checked, opened) as api:
+        assert (await api.post("/items/1", json={})).status == 403
+    async with run(opened, checked) as api:
+        assert (await api.post("/items/1", json={})).body == "opened"
+
+
+async def test_csrf_false_on_a_get_route_changes_nothing() -> None:
+    async with run(get("/ping", lambda ctx: "pong", csrf=False), transfer) as api:
+        assert (await api.get("/ping")).body == "pong"
+        assert (await api.post("/ping", json={})).status == 403  # no POST route: checked
 
 
 @pytest.mark.parametrize("maker", [post, put, patch, delete])

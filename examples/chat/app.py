@@ -28,9 +28,15 @@ MAX_TEXT = 500
 
 
 def fetch_client() -> None:
-    """The socket.io browser client is fetched at setup time, not committed: see ./setup."""
+    """The socket.io browser client is fetched at setup time, not committed: see ./setup.
+
+    When setup cannot fetch it (no npm, no network), setup has said why and what
+    to run in one line; the example stops there, without a traceback about it.
+    """
     if not CLIENT.exists():
-        subprocess.run([str(HERE / "setup")], check=True)
+        fetched = subprocess.run([str(HERE / "setup")], check=False)
+        if fetched.returncode != 0:
+            raise SystemExit(fetched.returncode)
 
 
 @get("/")
@@ -90,6 +96,7 @@ fetch_client()
 app = server(
     index, join, leave, arrive, message, part,
     views=str(HERE / "views"), public=str(HERE / "public"), security={"csp": True},
+    favicon=str(HERE / "public" / "favicon.png"),  # browsers ask every page for /favicon.ico
 )  # fmt: skip
 
 if __name__ == "__main__":

@@ -28,7 +28,12 @@ def counter(ctx):
     return {"views": ctx.session["views"]}
 
 
-app = server(counter, views=str(HERE / "views"), public=str(HERE / "public"))
+app = server(
+    counter,
+    views=str(HERE / "views"),
+    public=str(HERE / "public"),
+    favicon=str(HERE / "public" / "favicon.png"),  # browsers ask every page for /favicon.ico
+)
 
 if __name__ == "__main__":
     app.run()

@@ -214,6 +214,7 @@ create_tables()
 app = server(
     home, signup_form, signup, login_form, login, account, logout, logout_everywhere,
     views=str(HERE / "views"), public=str(HERE / "public"),
+    favicon=str(HERE / "public" / "favicon.png"),  # browsers ask every page for /favicon.ico
     security={"csp": True},  # scripts and styles only from this site; this app has no inline ones
 )  # fmt: skip
 

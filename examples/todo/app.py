@@ -77,6 +77,7 @@ def clear(ctx: Any) -> Any:
 app = server(
     index, add, toggle, remove, clear,
     views=str(HERE / "views"), public=str(HERE / "public"), security={"csp": True},
+    favicon=str(HERE / "public" / "favicon.png"),  # browsers ask every page for /favicon.ico
 )  # fmt: skip
 
 if __name__ == "__main__":

@@ -8,8 +8,15 @@
   X-Forwarded-Host), shared by the allow-list and ``sub()``.
 """
 
-from .csrf import check_csrf, csrf_token
+from .csrf import check_csrf, csrf_token, route_wants_csrf
 from .headers import SecurityHeaders
 from .requests import RequestGuard, check_json_depth
 
-__all__ = ["RequestGuard", "SecurityHeaders", "check_csrf", "check_json_depth", "csrf_token"]
+__all__ = [
+    "RequestGuard",
+    "SecurityHeaders",
+    "check_csrf",
+    "check_json_depth",
+    "csrf_token",
+    "route_wants_csrf",
+]

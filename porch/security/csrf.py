@@ -15,6 +15,7 @@ import base64
 import binascii
 import hmac
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import Forbidden
@@ -22,6 +23,7 @@ from ..session import CSRF
 
 if TYPE_CHECKING:
     from ..context import Context
+    from ..router import Route, Step
     from ..session import Session
 
 CSRF_FIELD = "_csrf"
@@ -82,6 +84,29 @@ def submitted_token(ctx: Context) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def route_wants_csrf(chain: Sequence[Route | Step], ctx: Context) -> bool:
+    """Whether the route that will answer an unsafe request keeps the CSRF check.
+
+    A route made with ``csrf=False`` (or inside ``sub(..., csrf=False)``) is an
+    API for clients that send no session cookie, so there is nothing to forge.
+    The check is decided before any middleware runs, as for every other
+    request: the route that answers is the first whose method, path and host
+    match (routes are final). A request no route answers keeps the check.
+    """
+    if ctx.method not in UNSAFE_METHODS:
+        return False
+    from ..router import Route
+
+    for item in chain:
+        if (
+            isinstance(item, Route)
+            and item.match(ctx.method, ctx.path) is not None
+            and item.admits(ctx)
+        ):
+            return item.csrf
+    return True
+
+
 def check_csrf(ctx: Context) -> None:
     """Refuse an unsafe request that does not carry this session's CSRF token."""
     if ctx.method not in UNSAFE_METHODS:
@@ -90,7 +115,9 @@ def check_csrf(ctx: Context) -> None:
     if token is None:
         raise Forbidden(
             "Missing CSRF token: send the value of ctx.csrf as the form field '_csrf' or the "
-            "header 'X-CSRF-Token'."
+            "header 'X-CSRF-Token'. A JSON API for non-browser clients turns the check off for "
+            "its routes: post('/api/items', handler, csrf=False), or sub('api', ..., "
+            "csrf=False) for a subdomain (docs/security.md, CSRF)."
         )
     if not token_matches(token, ctx.session):
         raise Forbidden(
