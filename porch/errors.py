@@ -124,7 +124,17 @@ class StoreError(PorchError):
 
 
 class StoreUnavailable(StoreError):
-    """The session store is unreachable or timed out; porch answers 503 and logs this."""
+    """The session store is unreachable, timed out or refused; porch answers 503 and logs this.
+
+    ``refused`` tells the two apart for the start-up check: a store that answered
+    but refused (a Redis database that does not exist, a wrong password, a
+    read-only replica) needs its configuration fixed; one that did not answer
+    may only be starting.
+    """
 
     code = "store.unavailable"
     status = 503
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused

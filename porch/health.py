@@ -70,8 +70,8 @@ async def probe(store: Store, *, timeout: float) -> StoreAnswer:
             "it answers; check that it is running and that REDIS_URL / SESSION_STORE point at it."
         )
         return StoreAnswer(problem, timeout, unreachable=True)
-    except StoreUnavailable as exc:
-        return StoreAnswer(str(exc), time.perf_counter() - started, unreachable=True)
+    except StoreUnavailable as exc:  # refused: it answered, with an error (wrong db, password)
+        return StoreAnswer(str(exc), time.perf_counter() - started, unreachable=not exc.refused)
     except Exception as exc:  # what a misconfigured backend or a user's store raises
         problem = f"{type(exc).__name__}: {exc}"
         return StoreAnswer(problem, time.perf_counter() - started)

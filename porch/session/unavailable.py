@@ -41,7 +41,7 @@ class UnavailableSession(Session):
             return object.__getattribute__(self, name)
         object.__setattr__(self, "touched", True)
         error: StoreUnavailable = object.__getattribute__(self, "error")
-        raise StoreUnavailable(str(error)) from error
+        raise StoreUnavailable(str(error), refused=error.refused) from error
 
     def __repr__(self) -> str:
         return f"UnavailableSession({object.__getattribute__(self, 'error')})"

@@ -45,7 +45,7 @@ from .base import (
     user_key,
 )
 from .multiplex import Multiplexer, SharingUnsupported, unsupported
-from .redis_failures import FAILURES, describe
+from .redis_failures import FAILURES, describe, is_refusal
 
 log = logging.getLogger("porch.session")
 
@@ -643,7 +643,8 @@ class RedisStore(Store):
         return StoreUnavailable(
             f"The Redis session store at {self.where} {describe(exc)}. Requests "
             "that use the session answer 503 until Redis accepts them again; check that "
-            "Redis is running and that REDIS_URL / SESSION_STORE point at it."
+            "Redis is running and that REDIS_URL / SESSION_STORE point at it.",
+            refused=is_refusal(exc),
         )
 
     async def _scan(self, pattern: str) -> AsyncIterator[bytes]:

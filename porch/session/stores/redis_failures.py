@@ -82,3 +82,8 @@ def describe(exc: BaseException) -> str:
         why = _BY_CODE.get(code, "refused the command")
         return f"{why} ({exc})"
     return f"is unreachable ({exc})"
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Redis answered, and said no: an error reply or refused credentials, not silence."""
+    return isinstance(exc, ResponseError | AuthenticationError | AuthorizationError)
