@@ -216,13 +216,18 @@ class App:
                 route_ran = True
                 ctx.params = params
                 for step in item.handlers:
-                    result = step.function(ctx) if step.direct else await step(ctx)
-                    if result is not None:
-                        return to_response(result, ctx)
+                    if step.direct:  # proven not to wait: called here, without a hop
+                        result = step.function(ctx)
+                        if result is not None:
+                            return to_response(result, ctx)
+                        continue
+                    response = await step.respond(ctx)
+                    if response is not None:
+                        return response
             else:
-                result = await item(ctx)
-                if result is not None:
-                    return to_response(result, ctx)
+                response = await item.respond(ctx)
+                if response is not None:
+                    return response
         return Response(reason(404), 404, media_type=TEXT)
 
     async def fail(self, ctx: Context, exc: Exception) -> Response:
@@ -232,9 +237,9 @@ class App:
             if not handler.handles(exc):
                 continue
             try:
-                result = await handler.step(ctx)
-                if result is not None:
-                    return to_response(result, ctx)
+                response = await handler.step.respond(ctx)
+                if response is not None:
+                    return response
             except Exception as inner:
                 self.log.exception("An error handler failed while handling %r", exc)
                 exc = inner

@@ -5,165 +5,157 @@ database driver, ``time.sleep``, a file read) cannot stall other requests. The
 hop costs a thread hand-off and a GIL hand-back on every request, which for a
 handler like the README counter is most of the time it takes.
 
-So at start-up, once per handler, porch reads the function's bytecode and runs
-it on the loop only when it can prove the function never waits on anything:
+So when the app is built, once per handler, porch reads the function's syntax
+tree (proven to be the running code: porch/inline_source.py) and runs it on the
+loop only when every step of it is in the small language below. Two things make
+a step safe: it runs only porch's or Python's own code (never an object of the
+app's, whose methods may do I/O), and its cost is bounded by the size of the
+request and the session times constants written in the handler (never by a
+number the request chooses, as ``'x' * n`` would be).
 
-- it is a plain function (or lambda) of one argument, ``ctx``, not a generator
-  and not a closure;
-- its code only goes forward: no loop, so its length bounds its running time;
-- the only names it loads from outside are a fixed list of builtins (``len``,
-  ``int``, ``dict``, the built-in exceptions...) and porch's reply helpers
-  (``status``, ``json``, ``redirect``...), which only build a value;
-- ``ctx`` is only used to read the request and the session: its next step is
-  always one of ``READS`` below, never ``ctx.app``, ``ctx.store``, ``ctx.log``,
-  ``ctx.files`` or ``ctx`` handed to another function;
-- no ``import``, ``with``, ``global``, ``await``-like or unknown instruction.
+What may be reached:
 
-Anything else (a call to a module, a global object, a helper function, a loop)
-runs in a worker thread, as before. The check errs one way only: a function it
-cannot read is treated as one that may block. Values reached through ``ctx``
-are porch's own objects and plain JSON values, whose methods do not wait.
+- ``ctx.session``, ``ctx.params``, ``ctx.query``, ``ctx.cookies``, ``ctx.data``,
+  ``ctx.headers``, ``ctx.method``, ``ctx.path``, ``ctx.url``, ``ctx.ip``,
+  ``ctx.secure``, ``ctx.csrf`` and ``ctx.has_form()``; ``ctx.session.user`` and
+  ``ctx.session.is_new``. These hold porch's own objects and the request's and
+  session's values: str, int, float, bool, None, list, dict (bytes for a body
+  that is not UTF-8). Never ``ctx.scope``, ``ctx.options``, ``ctx.error``,
+  ``ctx.app``, ``ctx.store``, ``ctx.log``, ``ctx.files``, ``ctx.request``, an
+  attribute of the app's own, or ``ctx`` itself as a value.
+- the handler's own local variables, and literals.
+
+What may be called (global names resolved when the app is built):
+
+- builtins ``len``, ``int``, ``float``, ``bool``, ``str``, ``repr``, ``abs``,
+  ``min``, ``max``, ``isinstance``, ``dict``, ``list``, ``tuple``, ``set``,
+  ``frozenset``, ``round`` (with a literal ``ndigits``), and the built-in
+  exception classes;
+- porch's reply helpers that only build a value: ``status``, ``send``,
+  ``json``, ``redirect``, ``cookie``, ``header``, ``content_type``, and
+  porch's ``HTTPError`` classes (``render``, ``file`` and ``download`` read files
+  and run templates: a handler using them runs in a thread);
+- methods in ``METHODS`` below: a method is allowed on a value of the request
+  or session when, on every built-in value type, it is either listed or absent
+  (absent: the call is an ``AttributeError``, raised at once). The strip
+  methods, ``encode`` and ``decode`` take literal arguments only.
+
+Operators: ``*`` only between numbers or with an integer literal on one side;
+``**`` and ``<<`` only with an integer literal on the right; ``%`` only with a
+number or a str literal without ``*`` on the left (``'%*d'`` takes its width
+from the request); ``@`` never; the others always (they are linear). f-strings
+with literal format specs. ``if``, ``try``/``except`` (of built-in or porch
+exception classes), ``raise``, ``return``, ``assert``, ``del``, assignments.
+No loop or comprehension, so the handler's length bounds how many steps run;
+no ``import``, ``with``, ``global``, nested function or ``await``-like step.
+
+Anything else runs in a worker thread, as before: the check errs one way only.
+The rule trusts what porch put in its own views: a middleware that replaces
+``ctx.data`` or stores its objects in ``ctx.session`` or ``ctx.query`` breaks it;
+such objects belong in ``ctx.scope`` or an attribute of the app's own on ``ctx``,
+and a handler that reads those always runs in a thread.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
-import dis
+import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import FunctionType
+from typing import Any, TypeAlias
 
-# What a handler may read off ctx and still run on the loop: the request and the
-# session, all held in memory by then (the body is received before the chain runs).
-READS = frozenset(
+from .inline_source import compiles_to, handler_trees
+
+Kinds: TypeAlias = frozenset[str]
+# What porch knows of a value: "num" (int, float, bool), "data" (any value of the
+# request or session: str, int, float, bool, None, list, dict, bytes; also tuples
+# and sets a handler builds), or one of porch's objects.
+NUM: Kinds = frozenset({"num"})
+DATA: Kinds = frozenset({"data"})
+SESSION: Kinds = frozenset({"session"})
+HEADERS: Kinds = frozenset({"headers"})
+REPLY: Kinds = frozenset({"reply"})
+EXCEPTION: Kinds = frozenset({"exception"})
+# Values that may be stored in a container or the session, or passed to a call:
+# any of their methods that porch allows is in memory and bounded. A reply is
+# not (it can render), nor an exception (porch does not list its methods).
+STORABLE = frozenset({"num", "data", "session", "headers"})
+
+# What ctx.<name> holds, for the names a handler on the loop may read.
+READS: Mapping[str, Kinds] = {
+    "session": SESSION,
+    "params": DATA,
+    "query": DATA,
+    "cookies": DATA,
+    "data": DATA,
+    "headers": HEADERS,
+    "method": DATA,
+    "path": DATA,
+    "url": DATA,
+    "ip": DATA,
+    "secure": NUM,
+    "csrf": DATA,
+}
+CTX_METHODS: Mapping[str, Kinds] = {"has_form": NUM}
+
+DATA_TYPES: tuple[type, ...] = (
+    str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset,
+)  # fmt: skip
+STRING_METHODS = frozenset(
     {
-        "session",
-        "params",
-        "query",
-        "data",
-        "headers",
-        "cookies",
-        "method",
-        "path",
-        "url",
-        "ip",
-        "secure",
-        "csrf",
-        "options",
-        "error",
-        "has_form",
-        "scope",
+        "lower", "upper", "casefold", "title", "capitalize", "swapcase",
+        "strip", "lstrip", "rstrip", "startswith", "endswith", "removeprefix",
+        "removesuffix", "isdigit", "isdecimal", "isnumeric", "isalpha", "isalnum",
+        "isspace", "islower", "isupper", "split", "rsplit", "splitlines",
+        "partition", "rpartition", "find", "rfind", "index", "rindex", "count",
+        "encode", "decode",
     }
-)
+)  # fmt: skip
+# Methods whose arguments must be literals: a stripped set of characters from the
+# request costs len(value) * len(chars); an encoding name from it imports a codec.
+LITERAL_ARGUMENTS = frozenset({"strip", "lstrip", "rstrip", "encode", "decode"})
+METHODS: Mapping[type | str, frozenset[str]] = {
+    str: STRING_METHODS,
+    bytes: STRING_METHODS,
+    dict: frozenset(
+        {"get", "keys", "values", "items", "copy", "pop", "setdefault", "update", "clear"}
+    ),
+    list: frozenset(
+        {"append", "extend", "insert", "pop", "remove", "index", "count", "copy", "clear"}
+    ),
+    tuple: frozenset({"index", "count"}),
+    set: frozenset({"add", "discard", "remove", "pop", "copy", "clear", "update"}),
+    frozenset: frozenset({"copy"}),
+    "session": frozenset(
+        {
+            "get",
+            "pop",
+            "setdefault",
+            "keys",
+            "values",
+            "items",
+            "regenerate",
+            "destroy",
+            "flash",
+            "flashes",
+        }
+    ),
+    "headers": frozenset({"get", "getlist", "keys", "values", "items"}),
+    "reply": frozenset({"status", "send", "json", "redirect", "cookie", "header", "content_type"}),
+}
+SESSION_ATTRIBUTES = frozenset({"user", "is_new"})
 
-# Builtins that build or inspect values and never wait.
 SAFE_BUILTINS = frozenset(
     {
-        "abs",
-        "bool",
-        "bytes",
-        "dict",
-        "float",
-        "frozenset",
-        "int",
-        "isinstance",
-        "len",
-        "list",
-        "max",
-        "min",
-        "repr",
-        "round",
-        "set",
-        "str",
-        "tuple",
-        "None",
-        "True",
-        "False",
+        "len", "int", "float", "bool", "str", "repr", "abs", "min", "max", "isinstance",
+        "dict", "list", "tuple", "set", "frozenset", "round",
     }
-)
+)  # fmt: skip
+NUMBER_BUILTINS = frozenset({"len", "int", "float", "bool", "abs", "round", "isinstance"})
+REPLY_HELPERS = ("status", "send", "json", "redirect", "cookie", "header", "content_type")
 
-# Instructions that compute on values already at hand (3.11 to 3.13 spellings).
-# Jumps are allowed only forward (checked separately); anything not listed
-# sends the function to a worker thread.
-SAFE_OPS = frozenset(
-    {
-        "RESUME",
-        "NOP",
-        "CACHE",
-        "EXTENDED_ARG",
-        "NOT_TAKEN",
-        "LOAD_CONST",
-        "LOAD_SMALL_INT",
-        "RETURN_VALUE",
-        "RETURN_CONST",
-        "LOAD_FAST",
-        "LOAD_FAST_CHECK",
-        "LOAD_FAST_BORROW",
-        "STORE_FAST",
-        "DELETE_FAST",
-        "LOAD_ATTR",
-        "LOAD_METHOD",
-        "STORE_ATTR",
-        "LOAD_GLOBAL",
-        "BINARY_OP",
-        "BINARY_SUBSCR",
-        "BINARY_SLICE",
-        "STORE_SUBSCR",
-        "STORE_SLICE",
-        "DELETE_SUBSCR",
-        "BUILD_SLICE",
-        "COMPARE_OP",
-        "IS_OP",
-        "CONTAINS_OP",
-        "UNARY_NEGATIVE",
-        "UNARY_NOT",
-        "UNARY_INVERT",
-        "TO_BOOL",
-        "BUILD_MAP",
-        "BUILD_CONST_KEY_MAP",
-        "BUILD_LIST",
-        "BUILD_TUPLE",
-        "BUILD_SET",
-        "BUILD_STRING",
-        "LIST_EXTEND",
-        "LIST_TO_TUPLE",
-        "SET_UPDATE",
-        "DICT_UPDATE",
-        "DICT_MERGE",
-        "FORMAT_VALUE",
-        "FORMAT_SIMPLE",
-        "FORMAT_WITH_SPEC",
-        "CONVERT_VALUE",
-        "UNPACK_SEQUENCE",
-        "PRECALL",
-        "CALL",
-        "CALL_KW",
-        "CALL_FUNCTION_EX",
-        "KW_NAMES",
-        "PUSH_NULL",
-        "POP_TOP",
-        "COPY",
-        "SWAP",
-        "JUMP_FORWARD",
-        "POP_JUMP_IF_FALSE",
-        "POP_JUMP_IF_TRUE",
-        "POP_JUMP_IF_NONE",
-        "POP_JUMP_IF_NOT_NONE",
-        "POP_JUMP_FORWARD_IF_FALSE",
-        "POP_JUMP_FORWARD_IF_TRUE",
-        "POP_JUMP_FORWARD_IF_NONE",
-        "POP_JUMP_FORWARD_IF_NOT_NONE",
-        "JUMP_IF_FALSE_OR_POP",
-        "JUMP_IF_TRUE_OR_POP",
-        "PUSH_EXC_INFO",
-        "POP_EXCEPT",
-        "CHECK_EXC_MATCH",
-        "RERAISE",
-        "RAISE_VARARGS",
-    }
-)
-
-ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 # A generator, coroutine or *args/**kwargs function is never run on the loop.
 UNSUPPORTED_FLAGS = (
     inspect.CO_GENERATOR
@@ -175,59 +167,358 @@ UNSUPPORTED_FLAGS = (
 )
 
 
-def _reply_helpers() -> frozenset[int]:
-    from . import reply
-    from .errors import HTTPError
-
-    helpers: list[Any] = [
-        reply.status,
-        reply.send,
-        reply.json,
-        reply.redirect,
-        reply.file,
-        reply.download,
-        reply.cookie,
-        reply.header,
-        reply.content_type,
-        reply.render,
-    ]
-    from . import errors
-
-    helpers += [
-        value
-        for value in vars(errors).values()
-        if isinstance(value, type) and issubclass(value, HTTPError)
-    ]
-    return frozenset(id(helper) for helper in helpers)
+class Threaded(Exception):
+    """Raised inside the check with the reason a handler runs in a worker thread."""
 
 
-def _safe_builtins() -> frozenset[int]:
-    values = [getattr(builtins, name) for name in SAFE_BUILTINS]
-    values += [
-        value
-        for value in vars(builtins).values()
-        if isinstance(value, type) and issubclass(value, BaseException)
-    ]
-    return frozenset(id(value) for value in values)
+@functools.cache
+def callables() -> Mapping[int, tuple[str, Kinds]]:
+    """id -> (what it is, what calling it gives) for every global a handler may call."""
+    from . import errors, reply
+
+    found: dict[int, tuple[str, Kinds]] = {}
+    for name in SAFE_BUILTINS:
+        kinds = NUM if name in NUMBER_BUILTINS else DATA
+        found[id(getattr(builtins, name))] = (name, kinds)
+    for value in vars(builtins).values():
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found[id(value)] = ("exception", EXCEPTION)
+    for value in vars(errors).values():
+        if isinstance(value, type) and issubclass(value, errors.HTTPError):
+            found[id(value)] = ("exception", EXCEPTION)
+    for name in REPLY_HELPERS:
+        found[id(getattr(reply, name))] = ("reply", REPLY)
+    return found
 
 
-_SAFE_GLOBALS: frozenset[int] | None = None
+def method_allowed(kinds: Kinds, method: str) -> bool:
+    """Whether ``value.method()`` runs only listed, bounded code, whatever kind the value is."""
+    for kind in kinds:
+        if kind in ("num", "data"):
+            for data_type in DATA_TYPES:
+                if hasattr(data_type, method) and method not in METHODS.get(data_type, ()):
+                    return False
+        elif method not in METHODS.get(kind, ()):
+            return False
+    return True
 
 
-def _safe_globals() -> frozenset[int]:
-    global _SAFE_GLOBALS
-    if _SAFE_GLOBALS is None:
-        _SAFE_GLOBALS = _safe_builtins() | _reply_helpers()
-    return _SAFE_GLOBALS
+def is_int_literal(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int
 
 
-def is_jump(instruction: dis.Instruction) -> bool:
-    return instruction.opcode in dis.hasjrel or instruction.opcode in dis.hasjabs
+class Check(ast.NodeVisitor):
+    """Walks a handler's tree in source order; raises Threaded at the first step not allowed."""
+
+    def __init__(self, ctx: str, local_names: set[str], namespace: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.local_names = local_names
+        self.namespace = namespace
+        self.locals: dict[str, Kinds] = {}
+
+    # --- statements ---
+
+    def statements(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            self.statement(statement)
+
+    def statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Expr):
+            self.expr(node.value)
+        elif isinstance(node, ast.Return):
+            if node.value is not None:
+                self.expr(node.value)
+        elif isinstance(node, ast.Assign):
+            kinds = self.expr(node.value)
+            for target in node.targets:
+                self.assign(target, kinds)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.expr(node.value))
+        elif isinstance(node, ast.AugAssign):
+            load = self.load_of(node.target)
+            self.assign(node.target, self.binary(node.op, load, node.value))
+        elif isinstance(node, ast.If):
+            self.expr(node.test)
+            self.statements(node.body)
+            self.statements(node.orelse)
+        elif isinstance(node, ast.Try):
+            self.statements(node.body)
+            for handler in node.handlers:
+                if handler.type is not None:
+                    self.exception_type(handler.type)
+                if handler.name is not None:
+                    self.bind(handler.name, EXCEPTION)
+                self.statements(handler.body)
+            self.statements(node.orelse)
+            self.statements(node.finalbody)
+        elif isinstance(node, ast.Raise):
+            for part in (node.exc, node.cause):
+                if part is not None:
+                    self.expr(part)
+        elif isinstance(node, ast.Assert):
+            self.expr(node.test)
+            if node.msg is not None:
+                self.expr(node.msg)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                self.delete(target)
+        elif not isinstance(node, ast.Pass):
+            raise Threaded(f"it uses {describe(node)}")
+
+    def assign(self, target: ast.expr, kinds: Kinds) -> None:
+        if isinstance(target, ast.Name):
+            if target.id == self.ctx:
+                raise Threaded("it assigns to ctx")
+            self.bind(target.id, kinds)
+        elif isinstance(target, ast.Subscript):
+            self.storable(kinds, "stores")
+            self.subscript_of(target)
+        elif isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Name) and target.value.id == self.ctx:
+                raise Threaded(f"it sets ctx.{target.attr}")
+            if self.expr(target.value) != SESSION or target.attr != "user":
+                raise Threaded(f"it sets .{target.attr}, beyond ctx.session.user")
+            self.storable(kinds, "stores")
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                if isinstance(element, ast.Starred):
+                    raise Threaded("it unpacks with *")
+                self.assign(element, DATA)
+        else:
+            raise Threaded(f"it assigns to {describe(target)}")
+
+    def bind(self, name: str, kinds: Kinds) -> None:
+        self.locals[name] = self.locals.get(name, frozenset()) | kinds
+
+    def delete(self, target: ast.expr) -> None:
+        if isinstance(target, ast.Name) and target.id != self.ctx:
+            return
+        if isinstance(target, ast.Subscript):
+            self.subscript_of(target)
+            return
+        raise Threaded(f"it deletes {describe(target)}")
+
+    def load_of(self, target: ast.expr) -> Kinds:
+        """What ``target`` holds before ``target += ...`` (the same checks as reading it)."""
+        if isinstance(target, ast.Name):
+            return self.name(target.id)
+        if isinstance(target, ast.Subscript):
+            return self.subscript_of(target)
+        if isinstance(target, ast.Attribute):
+            return self.attribute(target)
+        raise Threaded(f"it updates {describe(target)}")
+
+    def exception_type(self, node: ast.expr) -> None:
+        names = node.elts if isinstance(node, ast.Tuple) else [node]
+        for name in names:
+            if not isinstance(name, ast.Name) or self.global_kinds(name.id)[0] != "exception":
+                raise Threaded(f"it catches {describe(name)}, not a built-in or porch exception")
+
+    # --- expressions ---
+
+    def expr(self, node: ast.expr) -> Kinds:
+        if isinstance(node, ast.Constant):
+            return NUM if isinstance(node.value, int | float) else DATA
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript_of(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node.op, self.expr(node.left), node.right, node.left)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.expr(node.operand)
+            self.storable(operand, "uses an operator on")
+            return NUM
+        if isinstance(node, ast.BoolOp):
+            return frozenset().union(*(self.expr(value) for value in node.values))
+        if isinstance(node, ast.Compare):
+            for part in (node.left, *node.comparators):
+                self.storable(self.expr(part), "compares")
+            return NUM
+        if isinstance(node, ast.IfExp):
+            self.expr(node.test)
+            return self.expr(node.body) | self.expr(node.orelse)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    self.storable(self.expr(element.value), "unpacks")
+                else:
+                    self.storable(self.expr(element), "stores")
+            return DATA
+        if isinstance(node, ast.Dict):
+            for key in node.keys:
+                if key is not None:  # None: a {**mapping} entry, whose value follows
+                    self.storable(self.expr(key), "stores")
+            for value in node.values:
+                self.storable(self.expr(value), "stores")
+            return DATA
+        if isinstance(node, ast.JoinedStr):
+            for part in node.values:
+                if isinstance(part, ast.FormattedValue):
+                    self.storable(self.expr(part.value), "formats")
+                    spec = part.format_spec
+                    if spec is not None and not all(
+                        isinstance(piece, ast.Constant)
+                        for piece in ast.walk(spec)
+                        if not isinstance(piece, ast.JoinedStr)
+                    ):
+                        raise Threaded("it formats with a width or precision from a value")
+            return DATA
+        if isinstance(node, ast.Slice):
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self.storable(self.expr(part), "slices with")
+            return DATA
+        raise Threaded(f"it uses {describe(node)}")
+
+    def name(self, name: str) -> Kinds:
+        if name == self.ctx:
+            raise Threaded("it hands ctx itself on")
+        if name in self.local_names:
+            if name not in self.locals:
+                raise Threaded(f"it reads {name!r} before assigning it")
+            return self.locals[name]
+        raise Threaded(f"it reads {name!r}, which porch cannot vouch for, other than to call it")
+
+    def global_kinds(self, name: str) -> tuple[str, Kinds]:
+        if name in self.local_names or name == self.ctx:
+            raise Threaded(f"it calls {name!r}, a local value")
+        value = self.namespace.get(name, getattr(builtins, name, None))
+        found = callables().get(id(value))
+        if found is None:
+            raise Threaded(f"it calls or reads {name!r}, which porch cannot vouch for")
+        return found
+
+    def attribute(self, node: ast.Attribute) -> Kinds:
+        if isinstance(node.value, ast.Name) and node.value.id == self.ctx:
+            if node.attr not in READS:
+                raise Threaded(f"it uses ctx.{node.attr}, beyond reading the request and session")
+            return READS[node.attr]
+        owner = self.expr(node.value)
+        if owner == SESSION and node.attr in SESSION_ATTRIBUTES:
+            return DATA
+        raise Threaded(f"it reads .{node.attr} of a value")
+
+    def subscript_of(self, node: ast.Subscript) -> Kinds:
+        container = self.expr(node.value)
+        self.storable(container, "indexes")
+        self.storable(self.expr(node.slice), "indexes with")
+        return DATA
+
+    def call(self, node: ast.Call) -> Kinds:
+        function = node.func
+        if isinstance(function, ast.Name):
+            what, kinds = self.global_kinds(function.id)
+            self.arguments(node, literal_from=1 if what == "round" else None)
+            if what == "isinstance" and len(node.args) == 2:
+                self.exception_or_type(node.args[1])
+            return kinds
+        if isinstance(function, ast.Attribute):
+            method = function.attr
+            if isinstance(function.value, ast.Name) and function.value.id == self.ctx:
+                if method not in CTX_METHODS:
+                    raise Threaded(f"it uses ctx.{method}, beyond reading the request and session")
+                self.arguments(node)
+                return CTX_METHODS[method]
+            owner = self.expr(function.value)
+            if not method_allowed(owner, method):
+                raise Threaded(f"it calls .{method}(), which porch does not list as bounded")
+            self.arguments(node, literal_from=0 if method in LITERAL_ARGUMENTS else None)
+            return REPLY if owner == REPLY else DATA
+        raise Threaded(f"it calls {describe(function)}")
+
+    def arguments(self, node: ast.Call, *, literal_from: int | None = None) -> None:
+        """Check a call's arguments; from position ``literal_from`` on they must be literals."""
+        is_isinstance = isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+        for position, argument in enumerate(node.args):
+            if isinstance(argument, ast.Starred):
+                raise Threaded("it calls with *arguments")
+            if is_isinstance and position == 1:
+                continue  # a type, checked by exception_or_type
+            self.literal(node, argument, literal_from is not None and position >= literal_from)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise Threaded("it calls with **arguments")
+            self.literal(node, keyword.value, literal_from is not None)
+
+    def literal(self, node: ast.Call, argument: ast.expr, required: bool) -> None:
+        if required and not isinstance(argument, ast.Constant):
+            raise Threaded(f"it calls {describe(node.func)} with an argument that is not a literal")
+        self.storable(self.expr(argument), "passes")
+
+    def exception_or_type(self, node: ast.expr) -> None:
+        """isinstance's second argument: built-in classes, in a tuple or joined by ``|``."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            self.exception_or_type(node.left)
+            self.exception_or_type(node.right)
+            return
+        names = node.elts if isinstance(node, ast.Tuple) else [node]
+        for name in names:
+            value = getattr(builtins, name.id, None) if isinstance(name, ast.Name) else None
+            if (
+                not isinstance(name, ast.Name)
+                or name.id in self.local_names
+                or name.id in self.namespace
+                or not isinstance(value, type)
+            ):
+                raise Threaded(f"it checks isinstance against {describe(name)}")
+
+    def binary(
+        self, op: ast.operator, left: Kinds, right_node: ast.expr, left_node: ast.expr | None = None
+    ) -> Kinds:
+        right = self.expr(right_node)
+        self.storable(left, "uses an operator on")
+        self.storable(right, "uses an operator on")
+        numbers = left == NUM and right == NUM
+        literal_left = left_node is not None and is_int_literal(left_node)
+        if isinstance(op, ast.Mult):
+            if not (numbers or is_int_literal(right_node) or literal_left):
+                raise Threaded(
+                    "it multiplies by a value that may be a sequence (cost set by the request)"
+                )
+            return NUM if numbers else DATA
+        if isinstance(op, ast.Pow | ast.LShift):
+            if not is_int_literal(right_node):
+                raise Threaded("it raises to or shifts by a power that is not a literal")
+            return NUM
+        if isinstance(op, ast.Mod):
+            formats = (
+                left_node is not None
+                and isinstance(left_node, ast.Constant)
+                and isinstance(left_node.value, str | bytes)
+                and (
+                    "*" not in left_node.value
+                    if isinstance(left_node.value, str)
+                    else b"*" not in left_node.value
+                )
+            )
+            if not (left == NUM or formats):
+                raise Threaded("it uses % on a value that may be a format string")
+            return NUM if left == NUM else DATA
+        if isinstance(op, ast.MatMult):
+            raise Threaded("it uses @")
+        if isinstance(op, ast.Div | ast.FloorDiv | ast.RShift):
+            return NUM
+        return NUM if numbers else DATA
+
+    def storable(self, kinds: Kinds, doing: str) -> None:
+        if not kinds <= STORABLE:
+            what = " or ".join(sorted(kinds - STORABLE))
+            raise Threaded(f"it {doing} a {what}")
 
 
-def jumps_forward(instruction: dis.Instruction) -> bool:
-    target = instruction.argval
-    return isinstance(target, int) and target > instruction.offset
+def describe(node: ast.AST) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # only a description for a message
+        text = ""
+    kind = type(node).__name__
+    return f"{kind} ({text[:40]})" if text and not isinstance(node, ast.stmt) else kind
 
 
 def why_threaded(function: Callable[..., Any]) -> str | None:
@@ -241,31 +532,33 @@ def why_threaded(function: Callable[..., Any]) -> str | None:
         return "it takes more than ctx"
     if code.co_freevars or code.co_cellvars:
         return "it is a closure"
+    trees = handler_trees(function)
+    proven = [tree for tree in trees if compiles_to(tree, code)]
+    if proven:
+        return why_tree_threaded(proven[0], function)
+    # The source may compile differently alone: a call on an imported module is
+    # compiled knowing the import. Such a call is refused anyway, so a def whose
+    # tree is refused is threaded for the tree's reason; one it accepts is not
+    # proven to be the code, and is threaded too.
+    if len(trees) == 1:
+        reason = why_tree_threaded(trees[0], function)
+        if reason is not None:
+            return reason
+    return "porch cannot find its source, or the source is not the code that runs"
+
+
+def why_tree_threaded(tree: ast.FunctionDef | ast.Lambda, function: FunctionType) -> str | None:
+    code = function.__code__
     ctx = code.co_varnames[0]
-    namespace = function.__globals__
-    safe = _safe_globals()
-    instructions = list(dis.get_instructions(code))
-    for index, instruction in enumerate(instructions):
-        name = instruction.opname
-        if is_jump(instruction) and not jumps_forward(instruction):
-            return "it loops"
-        if name not in SAFE_OPS:
-            return f"it uses {name}"
-        if name == "LOAD_GLOBAL":
-            global_name = str(instruction.argval)
-            value = namespace.get(global_name, getattr(builtins, global_name, None))
-            if id(value) not in safe:
-                return f"it calls or reads {global_name!r}, which porch cannot vouch for"
-        elif name.startswith("LOAD_FAST") and instruction.argval == ctx:
-            following = instructions[index + 1] if index + 1 < len(instructions) else None
-            if (
-                following is None
-                or following.opname not in ATTRIBUTE_OPS
-                or following.argval not in READS
-            ):
-                if following is not None and following.opname in ATTRIBUTE_OPS:
-                    return f"it uses ctx.{following.argval}, beyond reading the request and session"
-                return "it hands ctx itself on"
+    local_names = set(code.co_varnames[1:])
+    check = Check(ctx, local_names, function.__globals__)
+    try:
+        if isinstance(tree, ast.Lambda):
+            check.expr(tree.body)
+        else:
+            check.statements(tree.body)
+    except Threaded as reason:
+        return str(reason)
     return None
 
 

@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
+from starlette.responses import Response
 
 from .inline import runs_inline
+from .reply import to_response
 
 if TYPE_CHECKING:
     from .context import Context
@@ -69,6 +71,35 @@ class Step:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    async def respond(self, ctx: Context) -> Response | None:
+        """Run it for an HTTP request and turn its result into the response where it ran.
+
+        For a threaded function that is its worker thread: a template it renders
+        (which may touch a lazy database attribute) or a file it sends is read
+        there, never on the loop. None when it passed on.
+        """
+        if self.where is not None and not self.where.admits(ctx):
+            return None
+        if self.is_async:
+            result = await self.function(ctx)
+        elif self.inline:
+            result = self.function(ctx)
+        else:
+            result = await anyio.to_thread.run_sync(run_and_respond, self.function, ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None or isinstance(result, Response):
+            return result
+        return to_response(result, ctx)
+
+
+def run_and_respond(function: Handler, ctx: Context) -> Any:
+    """In a worker thread: the function's result as a response (an awaitable is left to the loop)."""
+    result = function(ctx)
+    if result is None or inspect.isawaitable(result):
+        return result
+    return to_response(result, ctx)
 
 
 def compile_path(path: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
