@@ -1206,7 +1206,7 @@ READING = [
     "single `write()`, and matches the replies in order "
     "(porch/session/stores/multiplex.py). Each command is still its own atomic script.",
     "- **The README counter is a plain `def`.** It runs on the event loop because porch "
-    'proves from its bytecode that it cannot block (docs/context.md, "Sync or async"). '
+    'proves from its source that it cannot block (docs/context.md, "Sync or async"). '
     "The `async def` row shows the same counter without that step.",
     "- **Memory vs hello world.** Under the same wrk load, the hello world cost its "
     "uvicorn worker about 22 µs of CPU per request and porch about 57 µs (user plus system "

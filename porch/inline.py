@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import inspect
 from collections.abc import Callable, Mapping
 from types import FunctionType
@@ -171,7 +170,6 @@ class Threaded(Exception):
     """Raised inside the check with the reason a handler runs in a worker thread."""
 
 
-@functools.cache
 def callables() -> Mapping[int, tuple[str, Kinds]]:
     """id -> (what it is, what calling it gives) for every global a handler may call."""
     from . import errors, reply
@@ -212,6 +210,7 @@ class Check(ast.NodeVisitor):
 
     def __init__(self, ctx: str, local_names: set[str], namespace: Mapping[str, Any]) -> None:
         self.ctx = ctx
+        self.callables = callables()  # built per check: a few dozen ids, once per handler
         self.local_names = local_names
         self.namespace = namespace
         self.locals: dict[str, Kinds] = {}
@@ -370,9 +369,9 @@ class Check(ast.NodeVisitor):
                         raise Threaded("it formats with a width or precision from a value")
             return DATA
         if isinstance(node, ast.Slice):
-            for part in (node.lower, node.upper, node.step):
-                if part is not None:
-                    self.storable(self.expr(part), "slices with")
+            for bound in (node.lower, node.upper, node.step):
+                if bound is not None:
+                    self.storable(self.expr(bound), "slices with")
             return DATA
         raise Threaded(f"it uses {describe(node)}")
 
@@ -389,7 +388,7 @@ class Check(ast.NodeVisitor):
         if name in self.local_names or name == self.ctx:
             raise Threaded(f"it calls {name!r}, a local value")
         value = self.namespace.get(name, getattr(builtins, name, None))
-        found = callables().get(id(value))
+        found = self.callables.get(id(value))
         if found is None:
             raise Threaded(f"it calls or reads {name!r}, which porch cannot vouch for")
         return found
@@ -429,7 +428,10 @@ class Check(ast.NodeVisitor):
             if not method_allowed(owner, method):
                 raise Threaded(f"it calls .{method}(), which porch does not list as bounded")
             self.arguments(node, literal_from=0 if method in LITERAL_ARGUMENTS else None)
-            return REPLY if owner == REPLY else DATA
+            # A reply's methods give the reply; any other allowed method gives data.
+            return (REPLY if "reply" in owner else frozenset()) | (
+                DATA if owner - REPLY else frozenset()
+            )
         raise Threaded(f"it calls {describe(function)}")
 
     def arguments(self, node: ast.Call, *, literal_from: int | None = None) -> None:

@@ -19,8 +19,11 @@ import __future__
 
 import ast
 import copy
+import io
 import linecache
+import re
 import textwrap
+import tokenize
 from collections.abc import Iterator
 from types import CodeType, FunctionType
 
@@ -35,50 +38,88 @@ Handler = ast.FunctionDef | ast.Lambda
 
 
 def handler_trees(function: FunctionType) -> list[Handler]:
-    """The ``def`` node, or the lambdas, on the lines that ``function``'s code comes from."""
+    """The ``def`` node, or the candidate lambdas, on the lines ``function``'s code comes from."""
     code = function.__code__
     lines = linecache.getlines(code.co_filename, function.__globals__)
-    last = max((end for _, end, _, _ in code.co_positions() if end is not None), default=None)
-    if not lines or last is None or last < code.co_firstlineno:
+    ends = [(line, column or 0) for _, line, _, column in code.co_positions() if line is not None]
+    if not lines or not ends or max(ends)[0] < code.co_firstlineno:
         return []
-    return list(candidates(code, lines, last))
-
-
-def candidates(code: CodeType, lines: list[str], last: int) -> Iterator[Handler]:
-    """Nodes that may be the function: a def spanning its lines, or each lambda on them."""
-    text = "".join(lines[code.co_firstlineno - 1 : last])
     if code.co_name == "<lambda>":
-        yield from lambdas(text)
-        return
+        return list(lambdas(lines, code.co_firstlineno, max(ends)))
+    text = "".join(lines[code.co_firstlineno - 1 : max(ends)[0]])
     try:
         module = ast.parse(textwrap.dedent(text))
     except SyntaxError:
-        return
+        return []
     first = module.body[0] if module.body else None
     if isinstance(first, ast.FunctionDef) and first.name == code.co_name:
-        yield first
+        return [first]
+    return []
 
 
-def lambdas(text: str) -> Iterator[ast.Lambda]:
-    """Every lambda in ``text``, which may start or end inside a larger expression.
+def lambdas(lines: list[str], first: int, end: tuple[int, int]) -> Iterator[ast.Lambda]:
+    """Each ``lambda`` that starts on line ``first``, read up to where its body ends.
 
-    The lines are tried as they are, then wrapped in parentheses (a lambda on
-    the continuation lines of a call), then cut short line by line.
+    A lambda usually sits inside a larger expression (``get('/', lambda ctx: ...)``),
+    so its text is cut out by columns (the code's positions count UTF-8 bytes) and
+    the brackets it leaves open are closed before it is parsed.
     """
-    stripped = text.strip()
-    attempts = [stripped, f"(\n{stripped}\n)"]
-    for cut in range(1, len(stripped)):
-        if stripped[-cut] in ",)]}":
-            attempts.append(f"(\n{stripped[:-cut]}\n)")
-    for attempt in attempts:
+    start_line = lines[first - 1].encode()
+    last_line, last_column = end
+    if last_column == 0:  # no column known (3.12 gives none for a constant body)
+        last_column = len(lines[last_line - 1].encode())
+    for match in re.finditer(rb"\blambda\b", start_line):
         try:
-            tree = ast.parse(attempt)
-        except SyntaxError:
+            if last_line == first:
+                text = start_line[match.start() : last_column].decode()
+            else:
+                text = (
+                    start_line[match.start() :].decode()
+                    + "".join(lines[first : last_line - 1])
+                    + lines[last_line - 1].encode()[:last_column].decode()
+                )
+            text = up_to_its_end(text)
+            tree = ast.parse(f"({text}{closers(text)})", mode="eval")
+        except (SyntaxError, UnicodeDecodeError):
             continue
-        found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)]
-        if found:
-            yield from found
-            return
+        if isinstance(tree.body, ast.Lambda):
+            yield tree.body
+
+
+def up_to_its_end(text: str) -> str:
+    """``text`` cut where the lambda it starts with must end: at the first ``,``, ``;``
+    or closing bracket outside the brackets it opens (a lambda's body holds none)."""
+    depth = 0
+    lines = text.splitlines(keepends=True)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.OP:
+                continue
+            if token.string in "([{":
+                depth += 1
+            elif token.string in ")]}":
+                depth -= 1
+            if depth < 0 or (depth == 0 and token.string in (",", ";")):
+                row, column = token.start
+                return "".join(lines[: row - 1]) + lines[row - 1][:column]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return text
+
+
+def closers(text: str) -> str:
+    """The brackets that close those ``text`` leaves open, innermost first."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.OP and token.string in pairs:
+                stack.append(pairs[token.string])
+            elif token.type == tokenize.OP and stack and token.string == stack[-1]:
+                stack.pop()
+    except (tokenize.TokenError, SyntaxError):
+        pass  # text ends inside open brackets: the stack holds them
+    return "".join(reversed(stack))
 
 
 def compiles_to(node: Handler, code: CodeType) -> bool:

@@ -95,7 +95,7 @@ class Step:
 
 
 def run_and_respond(function: Handler, ctx: Context) -> Any:
-    """In a worker thread: the function's result as a response (an awaitable is left to the loop)."""
+    """In a worker thread: the result as a response (an awaitable is left to the loop)."""
     result = function(ctx)
     if result is None or inspect.isawaitable(result):
         return result

@@ -164,7 +164,7 @@ def converts_the_error(ctx: Context) -> Any:
 
 
 def reads_the_store(ctx: Context) -> Any:
-    return {"store": ctx.options.session.store.label}
+    return {"store": ctx.options.session.store.label}  # type: ignore[union-attr]
 
 
 ATTACKS = [
@@ -176,7 +176,7 @@ ATTACKS = [
     lambda ctx: {"big": 1 << int(ctx.query["n"])},
     lambda ctx: [0] * int(ctx.query["n"]),
     lambda ctx: ",".join(ctx.query["l"]),
-    lambda ctx: sorted(ctx.query["l"]),  # type: ignore[call-overload]
+    lambda ctx: sorted(ctx.query["l"]),
     lambda ctx: ctx.query["s"].center(30),
     lambda ctx: ctx.query["f"] % 1,
     lambda ctx: f"{1:>{ctx.query['w']}}",

@@ -9,11 +9,12 @@ each of them (scripts/test, and by hand with each version's venv).
 from __future__ import annotations
 
 import sys
+from types import FunctionType
 from typing import Any
 
 import pytest
 
-from porch import cookie, file, header, json, redirect, render, status
+from porch import cookie, file, get, header, json, redirect, render, status
 from porch.context import Context
 from porch.errors import BadRequest, Forbidden
 from porch.inline import why_threaded
@@ -104,7 +105,7 @@ def converts_a_scope_object(ctx: Context) -> str:
 
 
 def reads_the_store_through_options(ctx: Context) -> Any:
-    return str(ctx.options.session.store)
+    return str(ctx.options.session.store)  # type: ignore[union-attr]
 
 
 def converts_the_error(ctx: Context) -> str:
@@ -139,15 +140,15 @@ def sorts(ctx: Context) -> Any:
     return sorted(ctx.query["l"])
 
 
-def pads(ctx: Context) -> str:
+def pads(ctx: Context) -> Any:
     return ctx.query["s"].center(int(ctx.query["n"]))
 
 
-def replaces(ctx: Context) -> str:
+def replaces(ctx: Context) -> Any:
     return ctx.query["s"].replace("a", ctx.query["b"])
 
 
-def strips_characters_from_the_request(ctx: Context) -> str:
+def strips_characters_from_the_request(ctx: Context) -> Any:
     return ctx.query["s"].strip(ctx.query["chars"])
 
 
@@ -155,7 +156,7 @@ def encodes_by_a_name_from_the_request(ctx: Context) -> Any:
     return ctx.query["s"].encode(ctx.query["codec"])
 
 
-def formats_with_a_format_from_the_request(ctx: Context) -> str:
+def formats_with_a_format_from_the_request(ctx: Context) -> Any:
     return ctx.query["f"] % ctx.query["a"]
 
 
@@ -163,7 +164,7 @@ def formats_with_a_width_from_the_request(ctx: Context) -> str:
     return "%*d" % (int(ctx.query["w"]), 1)  # noqa: UP031
 
 
-def f_string_width_from_the_request(ctx: Context) -> str:
+def f_string_width_from_the_request(ctx: Context) -> Any:
     return f"{ctx.query['s']:>{ctx.query['w']}}"
 
 
@@ -198,6 +199,11 @@ def sends_a_file(ctx: Context) -> Any:
 def stores_a_reply(ctx: Context) -> Any:
     ctx.session["reply"] = status(200)
     return ctx.session["reply"]
+
+
+def renders_through_a_maybe_reply(ctx: Context) -> Any:
+    reply = ctx.data or status(200)
+    return reply.json({}).render("page.html")
 
 
 def reads_a_global(ctx: Context) -> Any:
@@ -270,6 +276,31 @@ def sets_a_header_from_an_app_object(ctx: Context) -> Any:
     return header("X-A", ctx.scope["value"])
 
 
+def nested_handler() -> Any:
+    def handler(ctx: Context) -> Any:
+        return {"id": ctx.params["id"]}
+
+    return handler
+
+
+# fmt: off
+ROUTES = [
+    get("/items/:id", lambda ctx: (
+        ctx.params["id"]
+    )), get("/other", lambda ctx: ctx.query.get("q", "")
+        + "!"),
+]
+PAIR = (lambda ctx: ctx.scope["db"], lambda ctx: ctx.params["id"])
+# fmt: on
+
+
+@get("/users/:id")
+def decorated(ctx: Context) -> Any:
+    return status(200).json(
+        {"id": ctx.params["id"]},
+    )
+
+
 INLINE = [
     counter,
     login,
@@ -281,6 +312,11 @@ INLINE = [
     formats,
     lambda ctx: "Hello 世界",
     lambda ctx: ctx.params["id"],
+    nested_handler(),
+    ROUTES[0].handlers[-1].function,
+    ROUTES[1].handlers[-1].function,
+    PAIR[1],
+    decorated.handlers[-1].function,
 ]
 
 THREADED = [
@@ -311,6 +347,7 @@ THREADED = [
     (renders, "'render'"),
     (sends_a_file, "'file'"),
     (stores_a_reply, "reply"),
+    (renders_through_a_maybe_reply, ".render()"),
     (reads_a_global, "'TABLES'"),
     (uses_getattr, "'getattr'"),
     (hands_ctx_to_the_session, "hands ctx itself on"),
@@ -328,6 +365,7 @@ THREADED = [
     (sets_a_header_from_an_app_object, "ctx.scope"),
     (lambda ctx: ctx.scope["db"].query(), "ctx.scope"),
     (lambda ctx: "x" * int(ctx.query["n"]), "multiplies"),
+    (PAIR[0], "ctx.scope"),
 ]
 
 
@@ -358,7 +396,7 @@ def test_source_that_differs_from_the_running_code_is_not_trusted() -> None:
         return ctx.scope["db"].execute()
 
     counter_code = counter.__code__
-    swapped = counter.__class__(
+    swapped = FunctionType(
         blocks.__code__.replace(co_name="counter", co_firstlineno=counter_code.co_firstlineno),
         counter.__globals__,
     )
