@@ -1,159 +1,100 @@
 """Which sync handlers may run on the event loop: those porch can prove cannot wait.
 
-A ``def`` handler normally runs in a worker thread, so a blocking call in it (a
-database driver, ``time.sleep``, a file read) cannot stall other requests. The
-hop costs a thread hand-off and a GIL hand-back on every request, which for a
-handler like the README counter is most of the time it takes.
+Where each handler runs:
 
-So when the app is built, once per handler, porch reads the function's syntax
-tree (proven to be the running code: porch/inline_source.py) and runs it on the
-loop only when every step of it is in the small language below. Two things make
-a step safe: it runs only porch's or Python's own code (never an object of the
-app's, whose methods may do I/O), and its cost is bounded by the size of the
-request and the session times constants written in the handler (never by a
-number the request chooses, as ``'x' * n`` would be).
+- ``async def``: on the event loop; its reply is built there too.
+- ``def`` inside the rule below: on the event loop, called directly (no thread
+  hop); its reply, which the rule keeps to plain values, is built there too.
+- any other ``def``: in a worker thread, and its reply is built in that thread
+  as well (porch/router.py, ``Step.respond``), so a template it renders or a
+  file it sends never touches the loop.
+
+A thread hop costs a hand-off and a GIL hand-back on every request, which for
+a handler like the README counter is most of the time it takes. So when the
+app is built, once per handler, porch reads the function's syntax tree
+(proven to be the running code: porch/inline_source.py) and runs it on the
+loop only when every step of it is in the small language below (applied by
+porch/inline_check.py, with its tables in porch/inline_rule.py). Two things
+make a step safe: it runs only porch's or Python's own code, in memory (never
+an object of the app's, whose methods may do I/O), and its cost is bounded by
+the size of the request and the session times constants written in the
+handler (never by a number the request chooses, as ``'x' * n`` would be).
 
 What may be reached:
 
-- ``ctx.session``, ``ctx.params``, ``ctx.query``, ``ctx.cookies``, ``ctx.data``,
-  ``ctx.headers``, ``ctx.method``, ``ctx.path``, ``ctx.url``, ``ctx.ip``,
-  ``ctx.secure``, ``ctx.csrf`` and ``ctx.has_form()``; ``ctx.session.user`` and
-  ``ctx.session.is_new``. These hold porch's own objects and the request's and
-  session's values: str, int, float, bool, None, list, dict (bytes for a body
-  that is not UTF-8). Never ``ctx.scope``, ``ctx.options``, ``ctx.error``,
-  ``ctx.app``, ``ctx.store``, ``ctx.log``, ``ctx.files``, ``ctx.request``, an
-  attribute of the app's own, or ``ctx`` itself as a value.
+- ``ctx.session``, ``ctx.params``, ``ctx.query``, ``ctx.cookies``,
+  ``ctx.data``, ``ctx.headers``, ``ctx.method``, ``ctx.path``, ``ctx.url``,
+  ``ctx.ip``, ``ctx.secure``, ``ctx.csrf`` and ``ctx.has_form()``;
+  ``ctx.session.user`` and ``ctx.session.is_new``. These hold porch's own
+  objects and the request's and session's values: str, int, float, bool,
+  None, list, dict (bytes for a body that is not UTF-8).
+- never ``ctx.scope``, ``ctx.options``, ``ctx.error``, ``ctx.app``,
+  ``ctx.store``, ``ctx.log``, ``ctx.files``, ``ctx.request``, an attribute the
+  app set on ``ctx``, nor ``ctx`` itself as a value: they lead to the app's
+  objects (a database in the scope, the app's store in the options, the app's
+  exception in the error).
 - the handler's own local variables, and literals.
 
-What may be called (global names resolved when the app is built):
+What may be called (global names are resolved when the app is built):
 
-- builtins ``len``, ``int``, ``float``, ``bool``, ``str``, ``repr``, ``abs``,
-  ``min``, ``max``, ``isinstance``, ``dict``, ``list``, ``tuple``, ``set``,
-  ``frozenset``, ``round`` (with a literal ``ndigits``), and the built-in
-  exception classes;
-- porch's reply helpers that only build a value: ``status``, ``send``,
-  ``json``, ``redirect``, ``cookie``, ``header``, ``content_type``, and
-  porch's ``HTTPError`` classes (``render``, ``file`` and ``download`` read files
-  and run templates: a handler using them runs in a thread);
-- methods in ``METHODS`` below: a method is allowed on a value of the request
-  or session when, on every built-in value type, it is either listed or absent
-  (absent: the call is an ``AttributeError``, raised at once). The strip
-  methods, ``encode`` and ``decode`` take literal arguments only.
+- the builtins ``len``, ``int``, ``float``, ``bool``, ``str`` (with a literal
+  encoding, if any), ``repr``,
+  ``abs``, ``min``, ``max``, ``isinstance`` (against built-in classes),
+  ``dict``, ``list``, ``tuple``, ``set``, ``frozenset``, ``round`` (with a
+  literal ``ndigits``), and the built-in exception classes;
+- porch's reply helpers that only build a value (``status``, ``send``,
+  ``json``, ``redirect``, ``cookie``, ``header``, ``content_type``, and the
+  same methods on a reply) and porch's ``HTTPError`` classes. Not ``render``,
+  ``file`` or ``download``: they read files and run templates;
+- the session's ``get``, ``pop``, ``setdefault``, ``keys``, ``values``,
+  ``items``, ``regenerate``, ``destroy``, ``flash``, ``flashes``; the
+  headers' ``get``, ``getlist``, ``keys``, ``values``, ``items``;
+- on a value of the request or session, a method that, on every built-in
+  value type, is either listed in ``METHODS`` or absent (then the call is an
+  ``AttributeError``, raised at once): the in-memory methods of dict, list and
+  set, and str's ``lower``, ``strip``, ``split``, ``startswith``, ``find``...
+  The strip methods, ``encode`` and ``decode`` take literal arguments only (a
+  set of characters from the request costs ``len(value) * len(chars)``; an
+  encoding name from it imports a codec).
+
+Values: a reply or an exception may be returned, raised or called a listed
+method on, but not put in a container, the session or a call's arguments
+(where porch would lose track of what it is). Calls take no ``*args`` or
+``**kwargs``.
 
 Operators: ``*`` only between numbers or with an integer literal on one side;
-``**`` and ``<<`` only with an integer literal on the right; ``%`` only with a
-number or a str literal without ``*`` on the left (``'%*d'`` takes its width
-from the request); ``@`` never; the others always (they are linear). f-strings
-with literal format specs. ``if``, ``try``/``except`` (of built-in or porch
-exception classes), ``raise``, ``return``, ``assert``, ``del``, assignments.
-No loop or comprehension, so the handler's length bounds how many steps run;
-no ``import``, ``with``, ``global``, nested function or ``await``-like step.
+``**`` and ``<<`` only with an integer literal on the right; ``%`` only with
+a number or a str literal without ``*`` on the left (``'%*d'`` takes its
+width from the request); ``@`` never; the others always (comparisons, ``+``,
+``-``, ``/``, ``//``, ``&``, ``|``, ``^``, ``>>``, ``not``, ``and``, ``or``,
+indexing, slicing: their cost is linear in their operands). f-strings with
+literal format specs.
 
-Anything else runs in a worker thread, as before: the check errs one way only.
-The rule trusts what porch put in its own views: a middleware that replaces
-``ctx.data`` or stores its objects in ``ctx.session`` or ``ctx.query`` breaks it;
-such objects belong in ``ctx.scope`` or an attribute of the app's own on ``ctx``,
-and a handler that reads those always runs in a thread.
+Statements: assignments, ``if``, ``try``/``except`` (of built-in or porch
+exception classes), ``raise``, ``return``, ``assert``, ``del``, ``pass``. No
+loop or comprehension, so the handler's length bounds how many steps run; no
+``import``, ``with``, ``global``, nested function or lambda, ``await``-like
+step.
+
+Anything else runs in a worker thread: the check errs one way only, and a
+function it cannot read (no source, or source that is not the running code)
+runs in a thread too. The rule trusts what porch put in its own views: a
+middleware that replaces ``ctx.data`` or stores its objects in
+``ctx.session`` or ``ctx.query`` breaks it; such objects belong in
+``ctx.scope`` or an attribute of the app's own on ``ctx``, and a handler that
+reads those always runs in a thread.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import FunctionType
-from typing import Any, TypeAlias
+from typing import Any
 
+from .inline_check import Check, Threaded
 from .inline_source import compiles_to, handler_trees
-
-Kinds: TypeAlias = frozenset[str]
-# What porch knows of a value: "num" (int, float, bool), "data" (any value of the
-# request or session: str, int, float, bool, None, list, dict, bytes; also tuples
-# and sets a handler builds), or one of porch's objects.
-NUM: Kinds = frozenset({"num"})
-DATA: Kinds = frozenset({"data"})
-SESSION: Kinds = frozenset({"session"})
-HEADERS: Kinds = frozenset({"headers"})
-REPLY: Kinds = frozenset({"reply"})
-EXCEPTION: Kinds = frozenset({"exception"})
-# Values that may be stored in a container or the session, or passed to a call:
-# any of their methods that porch allows is in memory and bounded. A reply is
-# not (it can render), nor an exception (porch does not list its methods).
-STORABLE = frozenset({"num", "data", "session", "headers"})
-
-# What ctx.<name> holds, for the names a handler on the loop may read.
-READS: Mapping[str, Kinds] = {
-    "session": SESSION,
-    "params": DATA,
-    "query": DATA,
-    "cookies": DATA,
-    "data": DATA,
-    "headers": HEADERS,
-    "method": DATA,
-    "path": DATA,
-    "url": DATA,
-    "ip": DATA,
-    "secure": NUM,
-    "csrf": DATA,
-}
-CTX_METHODS: Mapping[str, Kinds] = {"has_form": NUM}
-
-DATA_TYPES: tuple[type, ...] = (
-    str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset,
-)  # fmt: skip
-STRING_METHODS = frozenset(
-    {
-        "lower", "upper", "casefold", "title", "capitalize", "swapcase",
-        "strip", "lstrip", "rstrip", "startswith", "endswith", "removeprefix",
-        "removesuffix", "isdigit", "isdecimal", "isnumeric", "isalpha", "isalnum",
-        "isspace", "islower", "isupper", "split", "rsplit", "splitlines",
-        "partition", "rpartition", "find", "rfind", "index", "rindex", "count",
-        "encode", "decode",
-    }
-)  # fmt: skip
-# Methods whose arguments must be literals: a stripped set of characters from the
-# request costs len(value) * len(chars); an encoding name from it imports a codec.
-LITERAL_ARGUMENTS = frozenset({"strip", "lstrip", "rstrip", "encode", "decode"})
-METHODS: Mapping[type | str, frozenset[str]] = {
-    str: STRING_METHODS,
-    bytes: STRING_METHODS,
-    dict: frozenset(
-        {"get", "keys", "values", "items", "copy", "pop", "setdefault", "update", "clear"}
-    ),
-    list: frozenset(
-        {"append", "extend", "insert", "pop", "remove", "index", "count", "copy", "clear"}
-    ),
-    tuple: frozenset({"index", "count"}),
-    set: frozenset({"add", "discard", "remove", "pop", "copy", "clear", "update"}),
-    frozenset: frozenset({"copy"}),
-    "session": frozenset(
-        {
-            "get",
-            "pop",
-            "setdefault",
-            "keys",
-            "values",
-            "items",
-            "regenerate",
-            "destroy",
-            "flash",
-            "flashes",
-        }
-    ),
-    "headers": frozenset({"get", "getlist", "keys", "values", "items"}),
-    "reply": frozenset({"status", "send", "json", "redirect", "cookie", "header", "content_type"}),
-}
-SESSION_ATTRIBUTES = frozenset({"user", "is_new"})
-
-SAFE_BUILTINS = frozenset(
-    {
-        "len", "int", "float", "bool", "str", "repr", "abs", "min", "max", "isinstance",
-        "dict", "list", "tuple", "set", "frozenset", "round",
-    }
-)  # fmt: skip
-NUMBER_BUILTINS = frozenset({"len", "int", "float", "bool", "abs", "round", "isinstance"})
-REPLY_HELPERS = ("status", "send", "json", "redirect", "cookie", "header", "content_type")
 
 # A generator, coroutine or *args/**kwargs function is never run on the loop.
 UNSUPPORTED_FLAGS = (
@@ -164,363 +105,6 @@ UNSUPPORTED_FLAGS = (
     | inspect.CO_VARARGS
     | inspect.CO_VARKEYWORDS
 )
-
-
-class Threaded(Exception):
-    """Raised inside the check with the reason a handler runs in a worker thread."""
-
-
-def callables() -> Mapping[int, tuple[str, Kinds]]:
-    """id -> (what it is, what calling it gives) for every global a handler may call."""
-    from . import errors, reply
-
-    found: dict[int, tuple[str, Kinds]] = {}
-    for name in SAFE_BUILTINS:
-        kinds = NUM if name in NUMBER_BUILTINS else DATA
-        found[id(getattr(builtins, name))] = (name, kinds)
-    for value in vars(builtins).values():
-        if isinstance(value, type) and issubclass(value, BaseException):
-            found[id(value)] = ("exception", EXCEPTION)
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, errors.HTTPError):
-            found[id(value)] = ("exception", EXCEPTION)
-    for name in REPLY_HELPERS:
-        found[id(getattr(reply, name))] = ("reply", REPLY)
-    return found
-
-
-def method_allowed(kinds: Kinds, method: str) -> bool:
-    """Whether ``value.method()`` runs only listed, bounded code, whatever kind the value is."""
-    for kind in kinds:
-        if kind in ("num", "data"):
-            for data_type in DATA_TYPES:
-                if hasattr(data_type, method) and method not in METHODS.get(data_type, ()):
-                    return False
-        elif method not in METHODS.get(kind, ()):
-            return False
-    return True
-
-
-def is_int_literal(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and type(node.value) is int
-
-
-class Check(ast.NodeVisitor):
-    """Walks a handler's tree in source order; raises Threaded at the first step not allowed."""
-
-    def __init__(self, ctx: str, local_names: set[str], namespace: Mapping[str, Any]) -> None:
-        self.ctx = ctx
-        self.callables = callables()  # built per check: a few dozen ids, once per handler
-        self.local_names = local_names
-        self.namespace = namespace
-        self.locals: dict[str, Kinds] = {}
-
-    # --- statements ---
-
-    def statements(self, body: list[ast.stmt]) -> None:
-        for statement in body:
-            self.statement(statement)
-
-    def statement(self, node: ast.stmt) -> None:
-        if isinstance(node, ast.Expr):
-            self.expr(node.value)
-        elif isinstance(node, ast.Return):
-            if node.value is not None:
-                self.expr(node.value)
-        elif isinstance(node, ast.Assign):
-            kinds = self.expr(node.value)
-            for target in node.targets:
-                self.assign(target, kinds)
-        elif isinstance(node, ast.AnnAssign):
-            if node.value is not None:
-                self.assign(node.target, self.expr(node.value))
-        elif isinstance(node, ast.AugAssign):
-            load = self.load_of(node.target)
-            self.assign(node.target, self.binary(node.op, load, node.value))
-        elif isinstance(node, ast.If):
-            self.expr(node.test)
-            self.statements(node.body)
-            self.statements(node.orelse)
-        elif isinstance(node, ast.Try):
-            self.statements(node.body)
-            for handler in node.handlers:
-                if handler.type is not None:
-                    self.exception_type(handler.type)
-                if handler.name is not None:
-                    self.bind(handler.name, EXCEPTION)
-                self.statements(handler.body)
-            self.statements(node.orelse)
-            self.statements(node.finalbody)
-        elif isinstance(node, ast.Raise):
-            for part in (node.exc, node.cause):
-                if part is not None:
-                    self.expr(part)
-        elif isinstance(node, ast.Assert):
-            self.expr(node.test)
-            if node.msg is not None:
-                self.expr(node.msg)
-        elif isinstance(node, ast.Delete):
-            for target in node.targets:
-                self.delete(target)
-        elif not isinstance(node, ast.Pass):
-            raise Threaded(f"it uses {describe(node)}")
-
-    def assign(self, target: ast.expr, kinds: Kinds) -> None:
-        if isinstance(target, ast.Name):
-            if target.id == self.ctx:
-                raise Threaded("it assigns to ctx")
-            self.bind(target.id, kinds)
-        elif isinstance(target, ast.Subscript):
-            self.storable(kinds, "stores")
-            self.subscript_of(target)
-        elif isinstance(target, ast.Attribute):
-            if isinstance(target.value, ast.Name) and target.value.id == self.ctx:
-                raise Threaded(f"it sets ctx.{target.attr}")
-            if self.expr(target.value) != SESSION or target.attr != "user":
-                raise Threaded(f"it sets .{target.attr}, beyond ctx.session.user")
-            self.storable(kinds, "stores")
-        elif isinstance(target, ast.Tuple | ast.List):
-            for element in target.elts:
-                if isinstance(element, ast.Starred):
-                    raise Threaded("it unpacks with *")
-                self.assign(element, DATA)
-        else:
-            raise Threaded(f"it assigns to {describe(target)}")
-
-    def bind(self, name: str, kinds: Kinds) -> None:
-        self.locals[name] = self.locals.get(name, frozenset()) | kinds
-
-    def delete(self, target: ast.expr) -> None:
-        if isinstance(target, ast.Name) and target.id != self.ctx:
-            return
-        if isinstance(target, ast.Subscript):
-            self.subscript_of(target)
-            return
-        raise Threaded(f"it deletes {describe(target)}")
-
-    def load_of(self, target: ast.expr) -> Kinds:
-        """What ``target`` holds before ``target += ...`` (the same checks as reading it)."""
-        if isinstance(target, ast.Name):
-            return self.name(target.id)
-        if isinstance(target, ast.Subscript):
-            return self.subscript_of(target)
-        if isinstance(target, ast.Attribute):
-            return self.attribute(target)
-        raise Threaded(f"it updates {describe(target)}")
-
-    def exception_type(self, node: ast.expr) -> None:
-        names = node.elts if isinstance(node, ast.Tuple) else [node]
-        for name in names:
-            if not isinstance(name, ast.Name) or self.global_kinds(name.id)[0] != "exception":
-                raise Threaded(f"it catches {describe(name)}, not a built-in or porch exception")
-
-    # --- expressions ---
-
-    def expr(self, node: ast.expr) -> Kinds:
-        if isinstance(node, ast.Constant):
-            return NUM if isinstance(node.value, int | float) else DATA
-        if isinstance(node, ast.Name):
-            return self.name(node.id)
-        if isinstance(node, ast.Attribute):
-            return self.attribute(node)
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        if isinstance(node, ast.Subscript):
-            return self.subscript_of(node)
-        if isinstance(node, ast.BinOp):
-            return self.binary(node.op, self.expr(node.left), node.right, node.left)
-        if isinstance(node, ast.UnaryOp):
-            operand = self.expr(node.operand)
-            self.storable(operand, "uses an operator on")
-            return NUM
-        if isinstance(node, ast.BoolOp):
-            return frozenset().union(*(self.expr(value) for value in node.values))
-        if isinstance(node, ast.Compare):
-            for part in (node.left, *node.comparators):
-                self.storable(self.expr(part), "compares")
-            return NUM
-        if isinstance(node, ast.IfExp):
-            self.expr(node.test)
-            return self.expr(node.body) | self.expr(node.orelse)
-        if isinstance(node, ast.List | ast.Tuple | ast.Set):
-            for element in node.elts:
-                if isinstance(element, ast.Starred):
-                    self.storable(self.expr(element.value), "unpacks")
-                else:
-                    self.storable(self.expr(element), "stores")
-            return DATA
-        if isinstance(node, ast.Dict):
-            for key in node.keys:
-                if key is not None:  # None: a {**mapping} entry, whose value follows
-                    self.storable(self.expr(key), "stores")
-            for value in node.values:
-                self.storable(self.expr(value), "stores")
-            return DATA
-        if isinstance(node, ast.JoinedStr):
-            for part in node.values:
-                if isinstance(part, ast.FormattedValue):
-                    self.storable(self.expr(part.value), "formats")
-                    spec = part.format_spec
-                    if spec is not None and not all(
-                        isinstance(piece, ast.Constant)
-                        for piece in ast.walk(spec)
-                        if not isinstance(piece, ast.JoinedStr)
-                    ):
-                        raise Threaded("it formats with a width or precision from a value")
-            return DATA
-        if isinstance(node, ast.Slice):
-            for bound in (node.lower, node.upper, node.step):
-                if bound is not None:
-                    self.storable(self.expr(bound), "slices with")
-            return DATA
-        raise Threaded(f"it uses {describe(node)}")
-
-    def name(self, name: str) -> Kinds:
-        if name == self.ctx:
-            raise Threaded("it hands ctx itself on")
-        if name in self.local_names:
-            if name not in self.locals:
-                raise Threaded(f"it reads {name!r} before assigning it")
-            return self.locals[name]
-        raise Threaded(f"it reads {name!r}, which porch cannot vouch for, other than to call it")
-
-    def global_kinds(self, name: str) -> tuple[str, Kinds]:
-        if name in self.local_names or name == self.ctx:
-            raise Threaded(f"it calls {name!r}, a local value")
-        value = self.namespace.get(name, getattr(builtins, name, None))
-        found = self.callables.get(id(value))
-        if found is None:
-            raise Threaded(f"it calls or reads {name!r}, which porch cannot vouch for")
-        return found
-
-    def attribute(self, node: ast.Attribute) -> Kinds:
-        if isinstance(node.value, ast.Name) and node.value.id == self.ctx:
-            if node.attr not in READS:
-                raise Threaded(f"it uses ctx.{node.attr}, beyond reading the request and session")
-            return READS[node.attr]
-        owner = self.expr(node.value)
-        if owner == SESSION and node.attr in SESSION_ATTRIBUTES:
-            return DATA
-        raise Threaded(f"it reads .{node.attr} of a value")
-
-    def subscript_of(self, node: ast.Subscript) -> Kinds:
-        container = self.expr(node.value)
-        self.storable(container, "indexes")
-        self.storable(self.expr(node.slice), "indexes with")
-        return DATA
-
-    def call(self, node: ast.Call) -> Kinds:
-        function = node.func
-        if isinstance(function, ast.Name):
-            what, kinds = self.global_kinds(function.id)
-            self.arguments(node, literal_from=1 if what == "round" else None)
-            if what == "isinstance" and len(node.args) == 2:
-                self.exception_or_type(node.args[1])
-            return kinds
-        if isinstance(function, ast.Attribute):
-            method = function.attr
-            if isinstance(function.value, ast.Name) and function.value.id == self.ctx:
-                if method not in CTX_METHODS:
-                    raise Threaded(f"it uses ctx.{method}, beyond reading the request and session")
-                self.arguments(node)
-                return CTX_METHODS[method]
-            owner = self.expr(function.value)
-            if not method_allowed(owner, method):
-                raise Threaded(f"it calls .{method}(), which porch does not list as bounded")
-            self.arguments(node, literal_from=0 if method in LITERAL_ARGUMENTS else None)
-            # A reply's methods give the reply; any other allowed method gives data.
-            return (REPLY if "reply" in owner else frozenset()) | (
-                DATA if owner - REPLY else frozenset()
-            )
-        raise Threaded(f"it calls {describe(function)}")
-
-    def arguments(self, node: ast.Call, *, literal_from: int | None = None) -> None:
-        """Check a call's arguments; from position ``literal_from`` on they must be literals."""
-        is_isinstance = isinstance(node.func, ast.Name) and node.func.id == "isinstance"
-        for position, argument in enumerate(node.args):
-            if isinstance(argument, ast.Starred):
-                raise Threaded("it calls with *arguments")
-            if is_isinstance and position == 1:
-                continue  # a type, checked by exception_or_type
-            self.literal(node, argument, literal_from is not None and position >= literal_from)
-        for keyword in node.keywords:
-            if keyword.arg is None:
-                raise Threaded("it calls with **arguments")
-            self.literal(node, keyword.value, literal_from is not None)
-
-    def literal(self, node: ast.Call, argument: ast.expr, required: bool) -> None:
-        if required and not isinstance(argument, ast.Constant):
-            raise Threaded(f"it calls {describe(node.func)} with an argument that is not a literal")
-        self.storable(self.expr(argument), "passes")
-
-    def exception_or_type(self, node: ast.expr) -> None:
-        """isinstance's second argument: built-in classes, in a tuple or joined by ``|``."""
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            self.exception_or_type(node.left)
-            self.exception_or_type(node.right)
-            return
-        names = node.elts if isinstance(node, ast.Tuple) else [node]
-        for name in names:
-            value = getattr(builtins, name.id, None) if isinstance(name, ast.Name) else None
-            if (
-                not isinstance(name, ast.Name)
-                or name.id in self.local_names
-                or name.id in self.namespace
-                or not isinstance(value, type)
-            ):
-                raise Threaded(f"it checks isinstance against {describe(name)}")
-
-    def binary(
-        self, op: ast.operator, left: Kinds, right_node: ast.expr, left_node: ast.expr | None = None
-    ) -> Kinds:
-        right = self.expr(right_node)
-        self.storable(left, "uses an operator on")
-        self.storable(right, "uses an operator on")
-        numbers = left == NUM and right == NUM
-        literal_left = left_node is not None and is_int_literal(left_node)
-        if isinstance(op, ast.Mult):
-            if not (numbers or is_int_literal(right_node) or literal_left):
-                raise Threaded(
-                    "it multiplies by a value that may be a sequence (cost set by the request)"
-                )
-            return NUM if numbers else DATA
-        if isinstance(op, ast.Pow | ast.LShift):
-            if not is_int_literal(right_node):
-                raise Threaded("it raises to or shifts by a power that is not a literal")
-            return NUM
-        if isinstance(op, ast.Mod):
-            formats = (
-                left_node is not None
-                and isinstance(left_node, ast.Constant)
-                and isinstance(left_node.value, str | bytes)
-                and (
-                    "*" not in left_node.value
-                    if isinstance(left_node.value, str)
-                    else b"*" not in left_node.value
-                )
-            )
-            if not (left == NUM or formats):
-                raise Threaded("it uses % on a value that may be a format string")
-            return NUM if left == NUM else DATA
-        if isinstance(op, ast.MatMult):
-            raise Threaded("it uses @")
-        if isinstance(op, ast.Div | ast.FloorDiv | ast.RShift):
-            return NUM
-        return NUM if numbers else DATA
-
-    def storable(self, kinds: Kinds, doing: str) -> None:
-        if not kinds <= STORABLE:
-            what = " or ".join(sorted(kinds - STORABLE))
-            raise Threaded(f"it {doing} a {what}")
-
-
-def describe(node: ast.AST) -> str:
-    try:
-        text = ast.unparse(node)
-    except Exception:  # only a description for a message
-        text = ""
-    kind = type(node).__name__
-    return f"{kind} ({text[:40]})" if text and not isinstance(node, ast.stmt) else kind
 
 
 def why_threaded(function: Callable[..., Any]) -> str | None:

@@ -10,8 +10,8 @@ Source text can disagree with the running code (a file edited after import, a
 function built by ``exec``), so the tree is only used once it is proven to be
 the code: it is compiled again, on this Python, and the result must equal the
 function's code object (instructions, names, constants, exception table). A
-function whose source cannot be found, parsed or matched gets None: the caller
-then runs it in a worker thread.
+function whose source cannot be found, parsed or matched is never proven, and
+porch/inline.py runs it in a worker thread.
 """
 
 from __future__ import annotations

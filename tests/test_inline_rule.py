@@ -180,6 +180,14 @@ def rounds_to_digits_from_the_request(ctx: Context) -> Any:
     return {"r": round(5, -int(ctx.query["n"]))}
 
 
+def decodes_by_a_name_from_the_request(ctx: Context) -> Any:
+    return str(ctx.data, ctx.query["codec"])
+
+
+def checks_isinstance_with_an_extra_argument(ctx: Context) -> Any:
+    return isinstance(ctx.data, dict, ctx.scope["x"].y)  # type: ignore[call-arg]
+
+
 def reads_an_attribute_of_data(ctx: Context) -> Any:
     return ctx.data.name
 
@@ -342,6 +350,8 @@ THREADED = [
     (allocates_bytes, "'bytes'"),
     (converts_to_bytes, ".to_bytes()"),
     (rounds_to_digits_from_the_request, "not a literal"),
+    (decodes_by_a_name_from_the_request, "not a literal"),
+    (checks_isinstance_with_an_extra_argument, "ctx.scope"),
     (reads_an_attribute_of_data, ".name"),
     (comprehends, "ListComp"),
     (renders, "'render'"),
