@@ -40,6 +40,10 @@ Handler = ast.FunctionDef | ast.Lambda
 def handler_trees(function: FunctionType) -> list[Handler]:
     """The ``def`` node, or the candidate lambdas, on the lines ``function``'s code comes from."""
     code = function.__code__
+    if code.co_filename.startswith("<"):
+        # Code typed at the REPL or given to ``python -c``: 3.13 keeps its source in
+        # linecache, 3.11 and 3.12 do not. Never reading it keeps every version alike.
+        return []
     lines = linecache.getlines(code.co_filename, function.__globals__)
     ends = [(line, column or 0) for _, line, _, column in code.co_positions() if line is not None]
     if not lines or not ends or max(ends)[0] < code.co_firstlineno:

@@ -58,8 +58,9 @@ class Step:
         self.direct = self.inline and where is None
 
     async def __call__(self, ctx: Context) -> Any:
-        """Run it; a sync function that might block runs in a worker thread, so it
-        cannot stall other requests."""
+        """Run it and return its result as is (a socket event's acknowledgement); a sync
+        function that might block runs in a worker thread, so it cannot stall others.
+        HTTP requests use ``respond``, which also builds the response there."""
         if self.where is not None and not self.where.admits(ctx):
             return None
         if self.is_async:
@@ -83,12 +84,12 @@ class Step:
             return None
         if self.is_async:
             result = await self.function(ctx)
-        elif self.inline:
+        elif self.inline:  # the rule admits no call that could return an awaitable
             result = self.function(ctx)
         else:
             result = await anyio.to_thread.run_sync(run_and_respond, self.function, ctx)
-        if inspect.isawaitable(result):
-            result = await result
+            if inspect.isawaitable(result):
+                result = await result
         if result is None or isinstance(result, Response):
             return result
         return to_response(result, ctx)

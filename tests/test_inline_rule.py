@@ -8,6 +8,7 @@ each of them (scripts/test, and by hand with each version's venv).
 
 from __future__ import annotations
 
+import linecache
 import sys
 from types import FunctionType
 from typing import Any
@@ -397,6 +398,19 @@ def test_a_function_whose_source_is_not_its_code_runs_in_a_thread() -> None:
     namespace: dict[str, Any] = {}
     exec("def handler(ctx):\n    return ctx.params['id']\n", namespace)
     assert "source" in str(why_threaded(namespace["handler"]))
+
+
+def test_code_typed_at_the_repl_runs_in_a_thread_on_every_python() -> None:
+    """3.13 keeps the source of ``python -c`` and the REPL in linecache, older versions
+    do not: porch reads neither, so the decision is the same everywhere."""
+    source = "def handler(ctx):\n    return ctx.params['id']\n"
+    linecache.cache["<stdin-porch-test>"] = (len(source), None, source.splitlines(True), "x")
+    try:
+        namespace: dict[str, Any] = {}
+        exec(compile(source, "<stdin-porch-test>", "exec"), namespace)
+        assert "source" in str(why_threaded(namespace["handler"]))
+    finally:
+        del linecache.cache["<stdin-porch-test>"]
 
 
 def test_source_that_differs_from_the_running_code_is_not_trusted() -> None:
