@@ -13,12 +13,13 @@ import gc
 import logging
 import os
 import time
-import traceback
+import traceback  # the development 500 page
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
@@ -26,12 +27,14 @@ from starlette.types import Message, Receive, Scope, Send
 from .context import BODY_METHODS, Context, cookie_and_body
 from .errors import HTTPError, StoreUnavailable, UnserializableValue
 from .logs import configure_logging, log_access, server_access_log_off
+from .logsafe import client_gone, escape, safe_traceback
 from .options import Options, load_options, read_environment
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
 from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
+from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
 
@@ -139,6 +142,9 @@ class App:
         if self.store is not None and not self._store_open:
             await self.store.open()
             self._store_open = True
+            memory = memory_store_in(self.store)
+            if memory is not None and self.options.production:  # loudly: sessions will be lost
+                self.log.warning(MEMORY_IN_PRODUCTION, memory.max_entries)
 
     async def close(self) -> None:
         if self.sockets is not None:
@@ -161,6 +167,8 @@ class App:
                 await GZipMiddleware(response, minimum_size=COMPRESS_MIN_SIZE)(scope, receive, send)
             else:  # a small reply, a client without gzip (most API clients and load testers)
                 await response(scope, receive, send)
+        except ClientDisconnect:  # gone while a streamed reply was sent: nobody to tell
+            response = client_gone(ctx, self.log)
         finally:
             if ctx.has_form():  # uploads to close; otherwise nothing to await
                 await ctx.close()
@@ -232,6 +240,8 @@ class App:
 
     async def fail(self, ctx: Context, exc: Exception) -> Response:
         """Offer the exception to the error handlers; else porch's default answer."""
+        if isinstance(exc, ClientDisconnect):  # not an error of the app: nobody to answer
+            return client_gone(ctx, self.log)
         ctx.error = exc
         for handler in self.error_handlers:
             if not handler.handles(exc):
@@ -241,14 +251,18 @@ class App:
                 if response is not None:
                     return response
             except Exception as inner:
-                self.log.exception("An error handler failed while handling %r", exc)
+                self.log.error(
+                    "An error handler failed while handling %s\n%s",
+                    escape(repr(exc)),
+                    safe_traceback(inner),
+                )
                 exc = inner
                 break
         return self.default_error(ctx, exc)
 
     def default_error(self, ctx: Context, exc: Exception) -> Response:
         if isinstance(exc, StoreUnavailable):
-            self.log.error("%s %s: 503, %s", ctx.method, ctx.path, exc)
+            self.log.error("%s %s: 503, %s", escape(ctx.method), escape(ctx.path), escape(str(exc)))
             return Response(
                 "Service Unavailable: the session store cannot be reached; try again shortly.",
                 503,
@@ -256,9 +270,7 @@ class App:
             )
         if isinstance(exc, HTTPError):
             return Response(str(exc), exc.status, media_type=TEXT)
-        self.log.error(
-            "%s %s: 500\n%s", ctx.method, ctx.path, "".join(traceback.format_exception(exc))
-        )
+        self.log.error("%s %s: 500\n%s", escape(ctx.method), escape(ctx.path), safe_traceback(exc))
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
         if isinstance(exc, UnserializableValue):
