@@ -88,9 +88,10 @@ reads those always runs in a thread.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
-from collections.abc import Callable
-from types import FunctionType
+from collections.abc import Callable, Mapping
+from types import FunctionType, ModuleType
 from typing import Any
 
 from .inline_check import Check, Threaded
@@ -137,7 +138,7 @@ def why_tree_threaded(tree: ast.FunctionDef | ast.Lambda, function: FunctionType
     code = function.__code__
     ctx = code.co_varnames[0]
     local_names = set(code.co_varnames[1:])
-    check = Check(ctx, local_names, function.__globals__)
+    check = Check(ctx, local_names, function.__globals__, builtins_of(function))
     try:
         if isinstance(tree, ast.Lambda):
             check.expr(tree.body)
@@ -146,6 +147,14 @@ def why_tree_threaded(tree: ast.FunctionDef | ast.Lambda, function: FunctionType
     except Threaded as reason:
         return str(reason)
     return None
+
+
+def builtins_of(function: FunctionType) -> Mapping[str, Any]:
+    """The builtins ``function`` resolves names in (its globals' ``__builtins__``)."""
+    found = getattr(function, "__builtins__", None)
+    if isinstance(found, ModuleType):
+        return vars(found)
+    return found if isinstance(found, Mapping) else vars(builtins)
 
 
 def runs_inline(function: Callable[..., Any]) -> bool:

@@ -42,8 +42,17 @@ def is_int_literal(node: ast.expr) -> bool:
 class Check:
     """Walks a handler's tree in source order; raises Threaded at the first step not allowed."""
 
-    def __init__(self, ctx: str, local_names: set[str], namespace: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        ctx: str,
+        local_names: set[str],
+        namespace: Mapping[str, Any],
+        builtin_names: Mapping[str, Any],
+    ) -> None:
         self.ctx = ctx
+        # The builtins the function itself sees (its globals' __builtins__), which
+        # code run with exec() may replace; a name is looked up as Python would.
+        self.builtin_names = builtin_names
         self.callables = callables()  # built per check: a few dozen ids, once per handler
         self.local_names = local_names
         self.namespace = namespace
@@ -221,7 +230,7 @@ class Check:
     def global_kinds(self, name: str) -> tuple[str, Kinds]:
         if name in self.local_names or name == self.ctx:
             raise Threaded(f"it calls {name!r}, a local value")
-        value = self.namespace.get(name, getattr(builtins, name, None))
+        value = self.namespace.get(name, self.builtin_names.get(name))
         found = self.callables.get(id(value))
         if found is None:
             raise Threaded(f"it calls or reads {name!r}, which porch cannot vouch for")
@@ -294,12 +303,13 @@ class Check:
             return
         names = node.elts if isinstance(node, ast.Tuple) else [node]
         for name in names:
-            value = getattr(builtins, name.id, None) if isinstance(name, ast.Name) else None
+            value = self.builtin_names.get(name.id) if isinstance(name, ast.Name) else None
             if (
                 not isinstance(name, ast.Name)
                 or name.id in self.local_names
                 or name.id in self.namespace
                 or not isinstance(value, type)
+                or getattr(builtins, name.id, None) is not value
             ):
                 raise Threaded(f"it checks isinstance against {describe(name)}")
 

@@ -8,6 +8,7 @@ each of them (scripts/test, and by hand with each version's venv).
 
 from __future__ import annotations
 
+import builtins
 import linecache
 import sys
 from types import FunctionType
@@ -411,6 +412,29 @@ def test_code_typed_at_the_repl_runs_in_a_thread_on_every_python() -> None:
         assert "source" in str(why_threaded(namespace["handler"]))
     finally:
         del linecache.cache["<stdin-porch-test>"]
+
+
+def test_a_builtin_replaced_for_the_function_is_not_vouched_for() -> None:
+    """Code run with its own ``__builtins__`` (exec, a sandbox) may have an ``int`` or an
+    ``isinstance`` of the app's: porch looks names up where the function does."""
+
+    def slow_int(value: Any) -> int:
+        return 0
+
+    class Checked(type):
+        pass
+
+    for handler, name, replacement, reason in (
+        (numbers, "int", slow_int, "'int'"),
+        (guards, "dict", Checked, "isinstance"),
+    ):
+        own_builtins = {**vars(builtins), name: replacement}
+        swapped = FunctionType(
+            handler.__code__, {**handler.__globals__, "__builtins__": own_builtins}
+        )
+        assert why_threaded(handler) is None
+        found = why_threaded(swapped)
+        assert found is not None and reason in found, (name, found)
 
 
 def test_source_that_differs_from_the_running_code_is_not_trusted() -> None:
