@@ -31,9 +31,9 @@ from .logs import configure_logging, log_access, server_access_log_off
 from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
 from .options import Options, load_options, read_environment
-from .origin import module_of_caller, unsupported_reply, warn_of_unpassed_routes
-from .reply import TEXT, ReadyResponse, reason, to_response
-from .router import ErrorHandler, Route, Step, flatten
+from .origin import module_of_caller, warn_of_unpassed_routes
+from .reply import TEXT, ReadyResponse, reason
+from .router import ErrorHandler, Route, Step, flatten, response_of
 from .security import RequestGuard, SecurityHeaders, check_csrf, route_wants_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
@@ -237,19 +237,18 @@ class App:
                 route_ran = True
                 ctx.params = params
                 for step in item.handlers:
-                    result = step.function(ctx) if step.direct else await step(ctx)
-                    if result is not None:
-                        try:
-                            return to_response(result, ctx)
-                        except TypeError as exc:  # name the user's function, not porch's
-                            raise unsupported_reply(exc, step.function, item) from exc
+                    if step.direct:  # proven not to wait: called here, without a hop
+                        result = step.function(ctx)
+                        if result is not None:
+                            return response_of(result, ctx, step.function, item)
+                        continue
+                    response = await step.respond(ctx, item)
+                    if response is not None:
+                        return response
             else:
-                result = await item(ctx)
-                if result is not None:
-                    try:
-                        return to_response(result, ctx)
-                    except TypeError as exc:
-                        raise unsupported_reply(exc, item.function) from exc
+                response = await item.respond(ctx)
+                if response is not None:
+                    return response
         return Response(reason(404), 404, media_type=TEXT)
 
     async def fail(self, ctx: Context, exc: Exception) -> Response:
@@ -261,14 +260,9 @@ class App:
             if not handler.handles(exc):
                 continue
             try:
-                result = await handler.step(ctx)
-                if result is not None:
-                    try:
-                        return to_response(result, ctx)
-                    except TypeError as reply_error:
-                        raise unsupported_reply(
-                            reply_error, handler.step.function, role="error handler"
-                        ) from reply_error
+                response = await handler.step.respond(ctx, role="error handler")
+                if response is not None:
+                    return response
             except Exception as inner:
                 self.log.error(
                     "An error handler failed while handling %s\n%s",

@@ -1,169 +1,102 @@
 """Which sync handlers may run on the event loop: those porch can prove cannot wait.
 
-A ``def`` handler normally runs in a worker thread, so a blocking call in it (a
-database driver, ``time.sleep``, a file read) cannot stall other requests. The
-hop costs a thread hand-off and a GIL hand-back on every request, which for a
-handler like the README counter is most of the time it takes.
+Where each handler runs:
 
-So at start-up, once per handler, porch reads the function's bytecode and runs
-it on the loop only when it can prove the function never waits on anything:
+- ``async def``: on the event loop; its reply is built there too.
+- ``def`` inside the rule below: on the event loop, called directly (no thread
+  hop); its reply, which the rule keeps to plain values, is built there too.
+- any other ``def``: in a worker thread, and its reply is built in that thread
+  as well (porch/router.py, ``Step.respond``), so a template it renders or a
+  file it sends never touches the loop.
 
-- it is a plain function (or lambda) of one argument, ``ctx``, not a generator
-  and not a closure;
-- its code only goes forward: no loop, so its length bounds its running time;
-- the only names it loads from outside are a fixed list of builtins (``len``,
-  ``int``, ``dict``, the built-in exceptions...) and porch's reply helpers
-  (``status``, ``json``, ``redirect``...), which only build a value;
-- ``ctx`` is only used to read the request and the session: its next step is
-  always one of ``READS`` below, never ``ctx.app``, ``ctx.store``, ``ctx.log``,
-  ``ctx.files`` or ``ctx`` handed to another function;
-- no ``import``, ``with``, ``global``, ``await``-like or unknown instruction.
+A thread hop costs a hand-off and a GIL hand-back on every request, which for
+a handler like the README counter is most of the time it takes. So when the
+app is built, once per handler, porch reads the function's syntax tree
+(proven to be the running code: porch/inline_source.py) and runs it on the
+loop only when every step of it is in the small language below (applied by
+porch/inline_check.py, with its tables in porch/inline_rule.py). Two things
+make a step safe: it runs only porch's or Python's own code, in memory (never
+an object of the app's, whose methods may do I/O), and its cost is bounded by
+the size of the request and the session times constants written in the
+handler (never by a number the request chooses, as ``'x' * n`` would be).
 
-Anything else (a call to a module, a global object, a helper function, a loop)
-runs in a worker thread, as before. The check errs one way only: a function it
-cannot read is treated as one that may block. Values reached through ``ctx``
-are porch's own objects and plain JSON values, whose methods do not wait.
+What may be reached:
+
+- ``ctx.session``, ``ctx.params``, ``ctx.query``, ``ctx.cookies``,
+  ``ctx.data``, ``ctx.headers``, ``ctx.method``, ``ctx.path``, ``ctx.url``,
+  ``ctx.ip``, ``ctx.secure``, ``ctx.csrf`` and ``ctx.has_form()``;
+  ``ctx.session.user`` and ``ctx.session.is_new``. These hold porch's own
+  objects and the request's and session's values: str, int, float, bool,
+  None, list, dict (bytes for a body that is not UTF-8).
+- never ``ctx.scope``, ``ctx.options``, ``ctx.error``, ``ctx.app``,
+  ``ctx.store``, ``ctx.log``, ``ctx.files``, ``ctx.request``, an attribute the
+  app set on ``ctx``, nor ``ctx`` itself as a value: they lead to the app's
+  objects (a database in the scope, the app's store in the options, the app's
+  exception in the error).
+- the handler's own local variables, and literals.
+
+What may be called (global names are resolved when the app is built):
+
+- the builtins ``len``, ``int``, ``float``, ``bool``, ``str`` (with a literal
+  encoding, if any), ``repr``,
+  ``abs``, ``min``, ``max``, ``isinstance`` (against built-in classes),
+  ``dict``, ``list``, ``tuple``, ``set``, ``frozenset``, ``round`` (with a
+  literal ``ndigits``), and the built-in exception classes;
+- porch's reply helpers that only build a value (``status``, ``send``,
+  ``json``, ``redirect``, ``cookie``, ``header``, ``content_type``, and the
+  same methods on a reply) and porch's ``HTTPError`` classes. Not ``render``,
+  ``file`` or ``download``: they read files and run templates;
+- the session's ``get``, ``pop``, ``setdefault``, ``keys``, ``values``,
+  ``items``, ``regenerate``, ``destroy``, ``flash``, ``flashes``; the
+  headers' ``get``, ``getlist``, ``keys``, ``values``, ``items``;
+- on a value of the request or session, a method that, on every built-in
+  value type, is either listed in ``METHODS`` or absent (then the call is an
+  ``AttributeError``, raised at once): the in-memory methods of dict, list and
+  set, and str's ``lower``, ``strip``, ``split``, ``startswith``, ``find``...
+  The strip methods, ``encode`` and ``decode`` take literal arguments only (a
+  set of characters from the request costs ``len(value) * len(chars)``; an
+  encoding name from it imports a codec).
+
+Values: a reply or an exception may be returned, raised or called a listed
+method on, but not put in a container, the session or a call's arguments
+(where porch would lose track of what it is). Calls take no ``*args`` or
+``**kwargs``.
+
+Operators: ``*`` only between numbers or with an integer literal on one side;
+``**`` and ``<<`` only with an integer literal on the right; ``%`` only with
+a number or a str literal without ``*`` on the left (``'%*d'`` takes its
+width from the request); ``@`` never; the others always (comparisons, ``+``,
+``-``, ``/``, ``//``, ``&``, ``|``, ``^``, ``>>``, ``not``, ``and``, ``or``,
+indexing, slicing: their cost is linear in their operands). f-strings with
+literal format specs.
+
+Statements: assignments, ``if``, ``try``/``except`` (of built-in or porch
+exception classes), ``raise``, ``return``, ``assert``, ``del``, ``pass``. No
+loop or comprehension, so the handler's length bounds how many steps run; no
+``import``, ``with``, ``global``, nested function or lambda, ``await``-like
+step.
+
+Anything else runs in a worker thread: the check errs one way only, and a
+function it cannot read (no source, or source that is not the running code)
+runs in a thread too. The rule trusts what porch put in its own views: a
+middleware that replaces ``ctx.data`` or stores its objects in
+``ctx.session`` or ``ctx.query`` breaks it; such objects belong in
+``ctx.scope`` or an attribute of the app's own on ``ctx``, and a handler that
+reads those always runs in a thread.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
-import dis
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import FunctionType, ModuleType
 from typing import Any
 
-# What a handler may read off ctx and still run on the loop: the request and the
-# session, all held in memory by then (the body is received before the chain runs).
-READS = frozenset(
-    {
-        "session",
-        "params",
-        "query",
-        "data",
-        "headers",
-        "cookies",
-        "method",
-        "path",
-        "url",
-        "ip",
-        "secure",
-        "csrf",
-        "options",
-        "error",
-        "has_form",
-        "scope",
-    }
-)
+from .inline_check import Check, Threaded
+from .inline_source import compiles_to, handler_trees
 
-# Builtins that build or inspect values and never wait.
-SAFE_BUILTINS = frozenset(
-    {
-        "abs",
-        "bool",
-        "bytes",
-        "dict",
-        "float",
-        "frozenset",
-        "int",
-        "isinstance",
-        "len",
-        "list",
-        "max",
-        "min",
-        "repr",
-        "round",
-        "set",
-        "str",
-        "tuple",
-        "None",
-        "True",
-        "False",
-    }
-)
-
-# Instructions that compute on values already at hand (3.11 to 3.13 spellings).
-# Jumps are allowed only forward (checked separately); anything not listed
-# sends the function to a worker thread.
-SAFE_OPS = frozenset(
-    {
-        "RESUME",
-        "NOP",
-        "CACHE",
-        "EXTENDED_ARG",
-        "NOT_TAKEN",
-        "LOAD_CONST",
-        "LOAD_SMALL_INT",
-        "RETURN_VALUE",
-        "RETURN_CONST",
-        "LOAD_FAST",
-        "LOAD_FAST_CHECK",
-        "LOAD_FAST_BORROW",
-        "STORE_FAST",
-        "DELETE_FAST",
-        "LOAD_ATTR",
-        "LOAD_METHOD",
-        "STORE_ATTR",
-        "LOAD_GLOBAL",
-        "BINARY_OP",
-        "BINARY_SUBSCR",
-        "BINARY_SLICE",
-        "STORE_SUBSCR",
-        "STORE_SLICE",
-        "DELETE_SUBSCR",
-        "BUILD_SLICE",
-        "COMPARE_OP",
-        "IS_OP",
-        "CONTAINS_OP",
-        "UNARY_NEGATIVE",
-        "UNARY_NOT",
-        "UNARY_INVERT",
-        "TO_BOOL",
-        "BUILD_MAP",
-        "BUILD_CONST_KEY_MAP",
-        "BUILD_LIST",
-        "BUILD_TUPLE",
-        "BUILD_SET",
-        "BUILD_STRING",
-        "LIST_EXTEND",
-        "LIST_TO_TUPLE",
-        "SET_UPDATE",
-        "DICT_UPDATE",
-        "DICT_MERGE",
-        "FORMAT_VALUE",
-        "FORMAT_SIMPLE",
-        "FORMAT_WITH_SPEC",
-        "CONVERT_VALUE",
-        "UNPACK_SEQUENCE",
-        "PRECALL",
-        "CALL",
-        "CALL_KW",
-        "CALL_FUNCTION_EX",
-        "KW_NAMES",
-        "PUSH_NULL",
-        "POP_TOP",
-        "COPY",
-        "SWAP",
-        "JUMP_FORWARD",
-        "POP_JUMP_IF_FALSE",
-        "POP_JUMP_IF_TRUE",
-        "POP_JUMP_IF_NONE",
-        "POP_JUMP_IF_NOT_NONE",
-        "POP_JUMP_FORWARD_IF_FALSE",
-        "POP_JUMP_FORWARD_IF_TRUE",
-        "POP_JUMP_FORWARD_IF_NONE",
-        "POP_JUMP_FORWARD_IF_NOT_NONE",
-        "JUMP_IF_FALSE_OR_POP",
-        "JUMP_IF_TRUE_OR_POP",
-        "PUSH_EXC_INFO",
-        "POP_EXCEPT",
-        "CHECK_EXC_MATCH",
-        "RERAISE",
-        "RAISE_VARARGS",
-    }
-)
-
-ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 # A generator, coroutine or *args/**kwargs function is never run on the loop.
 UNSUPPORTED_FLAGS = (
     inspect.CO_GENERATOR
@@ -173,61 +106,6 @@ UNSUPPORTED_FLAGS = (
     | inspect.CO_VARARGS
     | inspect.CO_VARKEYWORDS
 )
-
-
-def _reply_helpers() -> frozenset[int]:
-    from . import reply
-    from .errors import HTTPError
-
-    helpers: list[Any] = [
-        reply.status,
-        reply.send,
-        reply.json,
-        reply.redirect,
-        reply.file,
-        reply.download,
-        reply.cookie,
-        reply.header,
-        reply.content_type,
-        reply.render,
-    ]
-    from . import errors
-
-    helpers += [
-        value
-        for value in vars(errors).values()
-        if isinstance(value, type) and issubclass(value, HTTPError)
-    ]
-    return frozenset(id(helper) for helper in helpers)
-
-
-def _safe_builtins() -> frozenset[int]:
-    values = [getattr(builtins, name) for name in SAFE_BUILTINS]
-    values += [
-        value
-        for value in vars(builtins).values()
-        if isinstance(value, type) and issubclass(value, BaseException)
-    ]
-    return frozenset(id(value) for value in values)
-
-
-_SAFE_GLOBALS: frozenset[int] | None = None
-
-
-def _safe_globals() -> frozenset[int]:
-    global _SAFE_GLOBALS
-    if _SAFE_GLOBALS is None:
-        _SAFE_GLOBALS = _safe_builtins() | _reply_helpers()
-    return _SAFE_GLOBALS
-
-
-def is_jump(instruction: dis.Instruction) -> bool:
-    return instruction.opcode in dis.hasjrel or instruction.opcode in dis.hasjabs
-
-
-def jumps_forward(instruction: dis.Instruction) -> bool:
-    target = instruction.argval
-    return isinstance(target, int) and target > instruction.offset
 
 
 def why_threaded(function: Callable[..., Any]) -> str | None:
@@ -241,32 +119,42 @@ def why_threaded(function: Callable[..., Any]) -> str | None:
         return "it takes more than ctx"
     if code.co_freevars or code.co_cellvars:
         return "it is a closure"
+    trees = handler_trees(function)
+    proven = [tree for tree in trees if compiles_to(tree, code)]
+    if proven:
+        return why_tree_threaded(proven[0], function)
+    # The source may compile differently alone: a call on an imported module is
+    # compiled knowing the import. Such a call is refused anyway, so a def whose
+    # tree is refused is threaded for the tree's reason; one it accepts is not
+    # proven to be the code, and is threaded too.
+    if len(trees) == 1:
+        reason = why_tree_threaded(trees[0], function)
+        if reason is not None:
+            return reason
+    return "porch cannot find its source, or the source is not the code that runs"
+
+
+def why_tree_threaded(tree: ast.FunctionDef | ast.Lambda, function: FunctionType) -> str | None:
+    code = function.__code__
     ctx = code.co_varnames[0]
-    namespace = function.__globals__
-    safe = _safe_globals()
-    instructions = list(dis.get_instructions(code))
-    for index, instruction in enumerate(instructions):
-        name = instruction.opname
-        if is_jump(instruction) and not jumps_forward(instruction):
-            return "it loops"
-        if name not in SAFE_OPS:
-            return f"it uses {name}"
-        if name == "LOAD_GLOBAL":
-            global_name = str(instruction.argval)
-            value = namespace.get(global_name, getattr(builtins, global_name, None))
-            if id(value) not in safe:
-                return f"it calls or reads {global_name!r}, which porch cannot vouch for"
-        elif name.startswith("LOAD_FAST") and instruction.argval == ctx:
-            following = instructions[index + 1] if index + 1 < len(instructions) else None
-            if (
-                following is None
-                or following.opname not in ATTRIBUTE_OPS
-                or following.argval not in READS
-            ):
-                if following is not None and following.opname in ATTRIBUTE_OPS:
-                    return f"it uses ctx.{following.argval}, beyond reading the request and session"
-                return "it hands ctx itself on"
+    local_names = set(code.co_varnames[1:])
+    check = Check(ctx, local_names, function.__globals__, builtins_of(function))
+    try:
+        if isinstance(tree, ast.Lambda):
+            check.expr(tree.body)
+        else:
+            check.statements(tree.body)
+    except Threaded as reason:
+        return str(reason)
     return None
+
+
+def builtins_of(function: FunctionType) -> Mapping[str, Any]:
+    """The builtins ``function`` resolves names in (its globals' ``__builtins__``)."""
+    found = getattr(function, "__builtins__", None)
+    if isinstance(found, ModuleType):
+        return vars(found)
+    return found if isinstance(found, Mapping) else vars(builtins)
 
 
 def runs_inline(function: Callable[..., Any]) -> bool:

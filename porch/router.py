@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
+from starlette.responses import Response
 
 from .inline import runs_inline
-from .origin import caller_location
+from .origin import caller_location, unsupported_reply
 from .pattern import compile_path
+from .reply import to_response
 from .security.hosts import parse_host, request_host
 
 if TYPE_CHECKING:
@@ -56,8 +58,9 @@ class Step:
         self.direct = self.inline and where is None
 
     async def __call__(self, ctx: Context) -> Any:
-        """Run it; a sync function that might block runs in a worker thread, so it
-        cannot stall other requests."""
+        """Run it and return its result as is (a socket event's acknowledgement); a sync
+        function that might block runs in a worker thread, so it cannot stall others.
+        HTTP requests use ``respond``, which also builds the response there."""
         if self.where is not None and not self.where.admits(ctx):
             return None
         if self.is_async:
@@ -69,6 +72,58 @@ class Step:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    async def respond(
+        self, ctx: Context, route: Route | None = None, *, role: str = "middleware"
+    ) -> Response | None:
+        """Run it for an HTTP request and turn its result into the response where it ran.
+
+        For a threaded function that is its worker thread: a template it renders
+        (which may touch a lazy database attribute) or a file it sends is read
+        there, never on the loop. None when it passed on. A result porch cannot
+        send is an error naming this function (and its ``route``), not porch.
+        """
+        if self.where is not None and not self.where.admits(ctx):
+            return None
+        function = self.function
+        if self.is_async:
+            result = await function(ctx)
+        elif self.inline:  # the rule admits no call that could return an awaitable
+            result = function(ctx)
+        else:
+            result = await anyio.to_thread.run_sync(
+                run_and_respond, function, ctx, route, role
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        if result is None or isinstance(result, Response):
+            return result
+        return response_of(result, ctx, function, route, role=role)
+
+
+def run_and_respond(function: Handler, ctx: Context, route: Route | None, role: str) -> Any:
+    """In a worker thread: the result as a response (an awaitable is left to the loop)."""
+    result = function(ctx)
+    if result is None or inspect.isawaitable(result):
+        return result
+    return response_of(result, ctx, function, route, role=role)
+
+
+def response_of(
+    result: Any,
+    ctx: Context,
+    function: Any,
+    route: Route | None = None,
+    *,
+    role: str = "middleware",
+) -> Response:
+    """``to_response``, with a value porch cannot send restated to name the user's function
+    (module, name, route) rather than porch's internals. A TypeError the function raised
+    itself is not caught here: only the conversion runs inside."""
+    try:
+        return to_response(result, ctx)
+    except TypeError as exc:
+        raise unsupported_reply(exc, function, route, role=role) from exc
 
 
 class Route:

@@ -25,7 +25,7 @@ READING = [
     "single `write()`, and matches the replies in order "
     "(porch/session/stores/multiplex.py). Each command is still its own atomic script.",
     "- **The README counter is a plain `def`.** It runs on the event loop because porch "
-    'proves from its bytecode that it cannot block (docs/context.md, "Sync or async"). '
+    'proves from its source that it cannot block (docs/context.md, "Sync or async"). '
     "The `async def` row shows the same counter without that step.",
     "- **Granian or uvicorn.** Granian's HTTP parsing, header checks and socket writes "
     "are Rust; uvicorn's protocol, header validation and flow control are Python around "
