@@ -98,19 +98,21 @@ def purge_at(expires_at: float) -> float:
 
 
 def _merge(rebinds: bool, moves_purge: bool) -> str:
-    """A save of a live session: merge the patch (?1) into its fields, extend its
-    expiry (?2), set its user (?3) if it rebinds. A row that is missing or expired
-    (?5 is now) is left alone. The statement that leaves purge_at (and so its
-    index) untouched applies only while purge_at is at least ?6; when it changes
-    nothing, the one that sets purge_at to ?6 runs. Only a statement that
+    """A save of a live session: merge the patch into its fields, extend its
+    expiry, set its user if it rebinds. A row that is missing or expired is left
+    alone. The statement that leaves purge_at (and so its index) untouched applies
+    only while purge_at is at least :purge; when it changes nothing, the one that
+    sets purge_at to :purge runs. Named parameters, not ?NNN: Python 3.12.1 takes
+    those for named ones and warns on every statement. Only a statement that
     rebinds names ``user``: SQLite updates the index of every column a
     statement sets, whatever the value."""
-    sets = "fields = json_patch(fields, ?1), expires_at = ?2"
+    sets = "fields = json_patch(fields, :patch), expires_at = :expires"
     if rebinds:
-        sets += ", user = ?3"
+        sets += ", user = :user"
+    where = "WHERE key = :key AND expires_at > :now"
     if moves_purge:
-        return f"UPDATE sessions SET {sets}, purge_at = ?6 WHERE key = ?4 AND expires_at > ?5"
-    return f"UPDATE sessions SET {sets} WHERE key = ?4 AND expires_at > ?5 AND purge_at >= ?6"
+        return f"UPDATE sessions SET {sets}, purge_at = :purge {where}"
+    return f"UPDATE sessions SET {sets} {where} AND purge_at >= :purge"
 
 
 MERGE = {
@@ -121,12 +123,12 @@ MERGE = {
 # one; an expired row with that key is replaced, not merged into.
 CREATE_OR_MERGE = """
 INSERT INTO sessions (key, fields, user, expires_at, purge_at)
-VALUES (?1, json_patch('{}', ?2), ?3, ?4, ?7)
+VALUES (:key, json_patch('{}', :patch), :user, :expires, :purge)
 ON CONFLICT (key) DO UPDATE SET
-    fields = CASE WHEN sessions.expires_at > ?5
-                  THEN json_patch(sessions.fields, ?2) ELSE excluded.fields END,
-    user = CASE WHEN ?6 THEN excluded.user
-                WHEN sessions.expires_at > ?5 THEN sessions.user END,
+    fields = CASE WHEN sessions.expires_at > :now
+                  THEN json_patch(sessions.fields, :patch) ELSE excluded.fields END,
+    user = CASE WHEN :rebinds THEN excluded.user
+                WHEN sessions.expires_at > :now THEN sessions.user END,
     expires_at = excluded.expires_at,
     purge_at = excluded.purge_at
 """
@@ -225,7 +227,15 @@ class SQLiteStore(Store):
             if may_create:
                 connection.execute(
                     CREATE_OR_MERGE,
-                    (key, patch_text, user, expires, now, rebinds, purge_at(expires)),
+                    {
+                        "key": key,
+                        "patch": patch_text,
+                        "user": user,
+                        "expires": expires,
+                        "now": now,
+                        "rebinds": rebinds,
+                        "purge": purge_at(expires),
+                    },
                 )
             else:  # a row that is gone (destroyed, expired) stays gone: logout is final
                 _merge_live(connection, key, patch_text, rebinds, user, expires, now)
@@ -636,8 +646,9 @@ def _sweep(connection: sqlite3.Connection, now: float) -> None:
     """
     connection.execute(
         "DELETE FROM sessions WHERE rowid IN "
-        "(SELECT rowid FROM sessions WHERE purge_at <= ?1 AND expires_at <= ?1 LIMIT ?2)",
-        (now, SWEEP_BATCH),
+        "(SELECT rowid FROM sessions WHERE purge_at <= :now AND expires_at <= :now "
+        "LIMIT :batch)",
+        {"now": now, "batch": SWEEP_BATCH},
     )
 
 
@@ -652,9 +663,12 @@ def _merge_live(
 ) -> None:
     """Merge ``patch`` into the live row ``key``, leaving purge_at alone while it is
     at least PURGE_SLACK past the new expiry, else moving it (see _merge)."""
-    arguments = (patch, expires, user, key, now, expires + PURGE_SLACK)
-    if connection.execute(MERGE[rebinds, False], arguments).rowcount == 0:
-        connection.execute(MERGE[rebinds, True], (*arguments[:5], purge_at(expires)))
+    arguments = {"patch": patch, "expires": expires, "key": key, "now": now}
+    if rebinds:
+        arguments["user"] = user
+    staying = {**arguments, "purge": expires + PURGE_SLACK}
+    if connection.execute(MERGE[rebinds, False], staying).rowcount == 0:
+        connection.execute(MERGE[rebinds, True], {**arguments, "purge": purge_at(expires)})
 
 
 def _into_wal(connection: sqlite3.Connection, *, patience: float) -> None:
@@ -699,8 +713,9 @@ def create_or_migrate(connection: sqlite3.Connection) -> None:
             if not _has_purge_at(connection):
                 connection.execute("ALTER TABLE sessions ADD COLUMN purge_at REAL")
                 connection.execute(
-                    "UPDATE sessions SET purge_at = (CAST(expires_at / ?1 AS INTEGER) + 2) * ?1",
-                    (PURGE_SLACK,),
+                    "UPDATE sessions SET purge_at = "
+                    "(CAST(expires_at / :slack AS INTEGER) + 2) * :slack",
+                    {"slack": PURGE_SLACK},
                 )
             for statement in INDEXES:  # not executescript: it would commit first
                 connection.execute(statement)
