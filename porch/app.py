@@ -61,7 +61,7 @@ def build_store(options: Options) -> Store | None:
 
 
 class App:
-    """The ASGI application ``server()`` returns; ``app.run()`` serves it with uvicorn."""
+    """The ASGI application ``server()`` returns; ``app.run()`` serves it (porch.serve)."""
 
     def __init__(self, middleware: Iterable[Any], options: Options) -> None:
         self.options = options
@@ -300,22 +300,16 @@ class App:
 
     # --- running ---
 
-    def run(self, *, port: int | None = None, host: str = "0.0.0.0") -> None:
-        """Serve with uvicorn (uvloop + httptools when installed) on ``port`` (option PORT).
+    def run(
+        self, *, port: int | None = None, host: str | None = None, server: str | None = None
+    ) -> None:
+        """Serve on ``host`` and ``port`` (options HOST, PORT) with Granian, or uvicorn (SERVER).
 
         For several workers or auto-reload, use ``porch serve module:app``.
         """
-        import uvicorn
+        from .serve import serve, settings_for
 
-        self.started_by_porch = True
-        uvicorn.run(
-            self,
-            host=host,
-            port=self.options.port if port is None else port,
-            log_level=self.options.log,
-            access_log=False,  # porch writes its own access line, on porch.access
-            server_header=False,
-        )
+        serve(self, settings_for(self, host=host, port=port, server=server))
 
 
 def freeze_startup_objects() -> None:
