@@ -250,7 +250,9 @@ class App:
                 media_type=TEXT,
             )
         if isinstance(exc, HTTPError):
-            return Response(str(exc), exc.status, media_type=TEXT)
+            closes = exc.status in (408, 413)  # the rest of that body is not worth reading
+            headers = {"connection": "close"} if closes else None
+            return Response(str(exc), exc.status, headers=headers, media_type=TEXT)
         self.log.error(
             "%s %s: 500\n%s", ctx.method, ctx.path, "".join(traceback.format_exception(exc))
         )
