@@ -18,6 +18,8 @@ else:  # pytest puts tests/ on sys.path
 COUNTER = """
 from porch import get, server
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 @get('/')
 def counter(ctx):
     ctx.session['views'] = ctx.session.get('views', 0) + 1

@@ -17,6 +17,8 @@ from porch import error, get, run
 from porch.context import Context
 from porch.logs import TurnBatchingHandler, log_access, only_handler
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 if TYPE_CHECKING:
     from tests.serve_process import serving
 else:  # pytest puts tests/ on sys.path

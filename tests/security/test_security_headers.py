@@ -16,6 +16,8 @@ from porch import ConfigError, get, header, run, server
 from porch.context import Context
 from porch.security.headers import CONSERVATIVE_CSP
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "s" * 40
 DEFAULTS = {
     "x-content-type-options": "nosniff",

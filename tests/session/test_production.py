@@ -39,6 +39,8 @@ COUNTER_APP = """
 import os
 from porch import get, server
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 @get('/')
 def counter(ctx):
     ctx.session['views'] = ctx.session.get('views', 0) + 1
