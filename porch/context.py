@@ -272,18 +272,18 @@ class Context(AppContext):
             await drain(upstream, deadline)
             raise too_large(limit)
         received = 0
+        finished = False  # the last part arrived (or the client left): nothing left to drain
 
         async def bounded() -> Message:
-            nonlocal received
+            nonlocal received, finished
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await upstream()
             except TimeoutError:
                 raise too_slow(timeout) from None
+            finished = message["type"] != "http.request" or not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > limit:
-                if message.get("more_body", False):
-                    await drain(upstream, deadline)
                 raise too_large(limit)
             return message
 
@@ -291,6 +291,10 @@ class Context(AppContext):
             await self.parse_body(Request(self.scope, bounded))
         except ClientDisconnect:  # gone mid-body (Granian reports a half-sent chunked body so)
             raise BadRequest("The client disconnected before its body arrived.") from None
+        except (BadRequest, PayloadTooLarge):  # refused before the end: the client must see why
+            if not finished:
+                await drain(upstream, deadline)
+            raise
 
     async def parse_body(self, request: Request) -> None:
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -348,7 +352,7 @@ DRAIN_SECONDS = 5.0
 
 
 async def drain(receive: Receive, deadline: float) -> None:
-    """Read and drop the rest of a refused body (at most 1 MiB, at most 5 s), then answer.
+    """Read and drop the rest of a refused body (413, 400) (at most 1 MiB, 5 s), then answer.
 
     A server that answers while the client is still sending may reset the
     connection (Granian does), and the client then sees an error instead of

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 else:  # pytest puts tests/ on sys.path
     from serve_process import free_port, serving
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 COUNTER = """
 from porch import get, server
-
-pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
 @get('/')
 def counter(ctx):

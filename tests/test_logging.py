@@ -124,6 +124,7 @@ def batching_logger(name: str) -> tuple[logging.Logger, io.StringIO]:
     parent = logging.getLogger(name)
     parent.setLevel(logging.INFO)
     parent.propagate = False  # as if the root logger had no handler (pytest gives it one)
+    parent.handlers.clear()  # a test run again (once per server) starts from one handler
     handler = TurnBatchingHandler()
     stream = io.StringIO()
     handler.setStream(stream)

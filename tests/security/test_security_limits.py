@@ -79,6 +79,15 @@ async def test_an_oversized_form_field_is_400_and_an_oversized_file_is_413() -> 
         assert response.status == 413
 
 
+async def test_a_form_refused_before_its_end_is_answered_not_reset() -> None:
+    """The client sees the 400 even though most of its body was still coming (Granian reset it)."""
+    async with run(echo, security={**OFF, "max_files": 1}) as api:
+        files = [("f", (f"{i}.bin", b"x" * 200_000)) for i in range(4)]
+        response = await api.post("/echo", files=files)
+        assert response.status == 400 and "max_files" in response.text
+        assert (await api.get("/nothing")).status == 404  # and the next request is answered
+
+
 async def test_json_nested_deeper_than_json_depth_is_400() -> None:
     async with run(echo, security={**OFF, "json_depth": 5}) as api:
         ok = await api.post("/echo", content=b"[[[[[1]]]]]", headers=json_type())

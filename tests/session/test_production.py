@@ -33,13 +33,13 @@ else:
     from redis_server import RedisServer, start_redis
     from serve_process import serving
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "production-secret-" + "x" * 30
 
 COUNTER_APP = """
 import os
 from porch import get, server
-
-pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
 @get('/')
 def counter(ctx):
