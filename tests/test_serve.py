@@ -6,6 +6,7 @@ Each test runs on both servers (``each_server``): Granian, the default, and uvic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -193,6 +194,33 @@ def test_version_and_gitignore(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("porch ")
     for suffix in ("*.db", "*.db-wal", "*.db-shm"):
         assert suffix in GITIGNORE.splitlines()
+
+
+def test_reload_serves_the_changed_code(isolated_environment: Path) -> None:
+    app = isolated_environment / "app.py"
+    app.write_text("from porch import get, server\napp = server(get('/', lambda ctx: 'one'))\n")
+    with serving("app:app", "--reload") as url:
+        assert httpx.get(url + "/").text == "one"
+        time.sleep(0.5)  # a change within the watcher's first tick could go unseen
+        app.write_text("from porch import get, server\napp = server(get('/', lambda ctx: 'two'))\n")
+        answer = ""
+        for _ in range(300):  # reload takes a second or two; give it up to a minute
+            with contextlib.suppress(httpx.TransportError):  # between old and new worker
+                answer = httpx.get(url + "/", timeout=5).text
+            if answer == "two":
+                break
+            time.sleep(0.2)
+        assert answer == "two"
+
+
+def test_several_workers_share_sessions_through_sqlite(isolated_environment: Path) -> None:
+    (isolated_environment / "app.py").write_text(SLOW_COUNTER)
+    with (
+        serving("app:app", "--workers", "2", env={"SECRET": "s" * 40}) as url,
+        httpx.Client(base_url=url) as browser,
+    ):
+        views = [browser.get("/").json()["views"] for _ in range(6)]
+    assert views == [1, 2, 3, 4, 5, 6]
 
 
 # --- a graceful stop: in-flight requests finish, their writes land, the store closes ---

@@ -14,6 +14,7 @@ What porch asks of it, and why:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,10 @@ def serve_granian(app: App, settings: Settings) -> None:
         # One worker and no reload: the worker (forked) serves this very app object.
         server.serve(target_loader=lambda _target: app)
     else:
-        # Each worker imports module:app itself, as reload must after a change.
+        # Each worker imports module:app itself, as reload must after a change. A forked
+        # worker would inherit this process's modules, the app's as imported before the
+        # change; a spawned one reads them from disk (uvicorn's workers are spawned too).
+        multiprocessing.set_start_method("spawn", force=True)
         server.serve(target_loader=load_target)
 
 
