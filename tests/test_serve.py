@@ -141,6 +141,30 @@ def test_many_idle_half_sent_requests_do_not_starve_a_normal_one() -> None:
                 sock.close()
 
 
+@get("/sleep")
+async def sleep(ctx: Context) -> str:
+    await asyncio.sleep(0.5)
+    return "slept"
+
+
+async def test_requests_beyond_max_concurrency_wait_on_granian_and_get_503_on_uvicorn(
+    each_server: str,
+) -> None:
+    async with run(sleep, max_concurrency=2) as api:
+        clients = [httpx.AsyncClient(base_url=api.url, timeout=30) for _ in range(5)]
+        try:
+            answers = await asyncio.gather(*(client.get("/sleep") for client in clients))
+        finally:
+            for client in clients:
+                await client.aclose()
+        assert (await api.get("/sleep")).status == 200  # alone again: answered
+    statuses = sorted(answer.status_code for answer in answers)
+    if each_server == "granian":
+        assert statuses == [200] * 5  # the others waited in the listen queue
+    else:
+        assert 503 in statuses  # uvicorn refuses beyond its limit (connections count too)
+
+
 # --- the options: server, host ---
 
 
