@@ -12,7 +12,7 @@ app = server(counter)
 ```
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from .app import App, server
 from .errors import (
@@ -38,11 +38,13 @@ from .reply import (
 from .router import delete, error, get, head, patch, post, put, sub
 from .socket import socket
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from .testing import run
 
+_LAZY = ("run",)
 
-def __getattr__(name: str) -> Any:
+
+def __getattr__(name: str) -> typing.Any:
     """``porch.run`` is imported on first use (PEP 562): it brings httpx, which a
     production worker never needs, so ``import porch`` stays light."""
     if name == "run":
@@ -50,6 +52,10 @@ def __getattr__(name: str) -> Any:
 
         return run
     raise AttributeError(f"module 'porch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [

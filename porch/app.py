@@ -13,25 +13,30 @@ import gc
 import logging
 import os
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from .context import BODY_METHODS, Context, cookie_and_body
-from .errors import HTTPError, StoreUnavailable, UnserializableValue
+from .debug_page import development_error
+from .errors import HTTPError, StoreUnavailable
+from .health import report_store, serve_health
 from .logs import configure_logging, log_access, server_access_log_off
+from .logsafe import client_gone, escape, safe_traceback
+from .metrics import MeasuredStore, Metrics, measure_requests
 from .options import Options, load_options, read_environment
 from .reply import TEXT, ReadyResponse, reason, to_response
 from .router import ErrorHandler, Route, Step, flatten
 from .security import RequestGuard, SecurityHeaders, check_csrf
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
+from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
 
@@ -43,7 +48,7 @@ COMPRESS_MIN_SIZE = 1024
 FAVICON_CACHE = "public, max-age=86400"
 
 
-def build_store(options: Options) -> Store | None:
+def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
     session = options.session
     if session is None:
         return None
@@ -56,8 +61,8 @@ def build_store(options: Options) -> Store | None:
     if session.encrypt:
         from .session.encryption import EncryptedStore
 
-        return EncryptedStore(store, session.secret.values)
-    return store
+        store = EncryptedStore(store, session.secret.values)
+    return store if metrics is None else MeasuredStore(store, metrics)
 
 
 class App:
@@ -81,7 +86,8 @@ class App:
                 self.chain.append(item)
             else:
                 self.chain.append(Step(item))
-        self.store = build_store(options)
+        self.metrics = Metrics(options.metrics) if options.metrics is not None else None
+        self.store = build_store(options, self.metrics)
         self.sessions = (
             SessionLayer(options.session, self.store)
             if options.session is not None and self.store is not None
@@ -99,6 +105,11 @@ class App:
         self._templates: Environment | None = None
         self._store_open = False
         self.compress = options.compress
+        # Off by default; each replaces self.respond on this instance only (zero cost when off).
+        if options.health is not None:
+            serve_health(self, options.health)
+        if self.metrics is not None:
+            measure_requests(self, self.metrics)
 
     def __repr__(self) -> str:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
@@ -123,6 +134,8 @@ class App:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.open()
+                    if self.store is not None:  # logs whether it answered; never refuses
+                        await report_store(self.store, self.log)
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
@@ -139,6 +152,9 @@ class App:
         if self.store is not None and not self._store_open:
             await self.store.open()
             self._store_open = True
+            memory = memory_store_in(self.store)
+            if memory is not None and self.options.production:  # loudly: sessions will be lost
+                self.log.warning(MEMORY_IN_PRODUCTION, memory.max_entries)
 
     async def close(self) -> None:
         if self.sockets is not None:
@@ -161,6 +177,8 @@ class App:
                 await GZipMiddleware(response, minimum_size=COMPRESS_MIN_SIZE)(scope, receive, send)
             else:  # a small reply, a client without gzip (most API clients and load testers)
                 await response(scope, receive, send)
+        except ClientDisconnect:  # gone while a streamed reply was sent: nobody to tell
+            response = client_gone(ctx, self.log)
         finally:
             if ctx.has_form():  # uploads to close; otherwise nothing to await
                 await ctx.close()
@@ -227,6 +245,8 @@ class App:
 
     async def fail(self, ctx: Context, exc: Exception) -> Response:
         """Offer the exception to the error handlers; else porch's default answer."""
+        if isinstance(exc, ClientDisconnect):  # not an error of the app: nobody to answer
+            return client_gone(ctx, self.log)
         ctx.error = exc
         for handler in self.error_handlers:
             if not handler.handles(exc):
@@ -236,14 +256,18 @@ class App:
                 if result is not None:
                     return to_response(result, ctx)
             except Exception as inner:
-                self.log.exception("An error handler failed while handling %r", exc)
+                self.log.error(
+                    "An error handler failed while handling %s\n%s",
+                    escape(repr(exc)),
+                    safe_traceback(inner),
+                )
                 exc = inner
                 break
         return self.default_error(ctx, exc)
 
     def default_error(self, ctx: Context, exc: Exception) -> Response:
         if isinstance(exc, StoreUnavailable):
-            self.log.error("%s %s: 503, %s", ctx.method, ctx.path, exc)
+            self.log.error("%s %s: 503, %s", escape(ctx.method), escape(ctx.path), escape(str(exc)))
             return Response(
                 "Service Unavailable: the session store cannot be reached; try again shortly.",
                 503,
@@ -253,15 +277,14 @@ class App:
             closes = exc.status in (408, 413)  # the rest of that body is not worth reading
             headers = {"connection": "close"} if closes else None
             return Response(str(exc), exc.status, headers=headers, media_type=TEXT)
-        self.log.error(
-            "%s %s: 500\n%s", ctx.method, ctx.path, "".join(traceback.format_exception(exc))
-        )
+        self.log.error("%s %s: 500\n%s", escape(ctx.method), escape(ctx.path), safe_traceback(exc))
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
-        if isinstance(exc, UnserializableValue):
-            return Response(f"{reason(500)}: {exc}", 500, media_type=TEXT)
-        body = f"{reason(500)}\n\n{''.join(traceback.format_exception(exc))}"
-        return Response(body, 500, media_type=TEXT)
+        try:  # the traceback as HTML, JSON or text, as the client asks; secrets masked
+            return development_error(ctx, exc)
+        except Exception:  # the log above has the traceback; this one says why the page failed
+            self.log.exception("The development error page failed; answering plain text")
+            return Response(reason(500), 500, media_type=TEXT)
 
     # --- static files and templates ---
 

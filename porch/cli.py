@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
-from .session.stores import MemoryStore, Store
+from .session.stores import MemoryStore, Store, innermost
 
 
 def load_app(target: str) -> App:
@@ -44,7 +44,7 @@ def load_app(target: str) -> App:
 
 def check_workers(app: App, workers: int) -> None:
     """Memory sessions live in one process: several workers would split every visitor's session."""
-    if workers > 1 and isinstance(app.store, MemoryStore):
+    if workers > 1 and app.store is not None and isinstance(innermost(app.store), MemoryStore):
         raise ConfigError(
             f"--workers {workers} with the memory session store would give each worker its own "
             "sessions, so visitors would lose theirs between requests. Use a shared store: set "

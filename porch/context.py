@@ -20,7 +20,7 @@ import orjson
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.requests import ClientDisconnect, Request, cookie_parser
+from starlette.requests import Request, cookie_parser
 from starlette.types import Message, Receive, Scope
 
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
@@ -64,6 +64,9 @@ else:
     lazy = _Lazy
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+OWS = " \t"
+"""HTTP's optional whitespace, all that is stripped around list entries (str.strip() would
+also strip '\x85' and other Unicode spaces, so 'example.com\x85' would pass as a host)."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods whose body porch always receives, announced or not."""
 
@@ -71,12 +74,14 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def group(pairs: Any) -> dict[str, Any]:
     """Pairs into a dict; a key given more than once maps to the list of its values."""
     result: dict[str, Any] = {}
+    repeated: dict[str, list[Any]] = {}  # the lists porch made, appended to in place
     for key, value in pairs:
-        if key in result:
-            existing = result[key]
-            result[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
+        if key not in result:
             result[key] = value
+        elif key in repeated:
+            repeated[key].append(value)  # not a new list per repeat: ?a&a&a... stays linear
+        else:
+            result[key] = repeated[key] = [result[key], value]
     return result
 
 
@@ -153,8 +158,17 @@ class Context(AppContext):
 
     @lazy
     def query(self) -> dict[str, Any]:
-        """The query string as a dict; a repeated key maps to a list of its values."""
+        """The query string as a dict; a repeated key maps to a list of its values.
+
+        More fields than ``security.max_fields`` (as for a form) is a 400.
+        """
         raw = self.scope.get("query_string", b"").decode("latin-1")
+        limit = self.options.security.max_fields
+        if raw.count("&") >= limit:
+            raise BadRequest(
+                f"The query string has more than {limit} fields, the security.max_fields "
+                "option; send fewer, or raise security.max_fields."
+            )
         return group(parse_qsl(raw, keep_blank_values=True))
 
     @lazy
@@ -187,7 +201,7 @@ class Context(AppContext):
         forwarded = self.headers.get("x-forwarded-for")
         if not forwarded:
             return direct
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops = [hop.strip(OWS) for hop in forwarded.split(",") if hop.strip(OWS)]
         chain = [direct or "", *reversed(hops)]
         return client_address(chain, self.options.trust_proxy)
 
@@ -198,8 +212,7 @@ class Context(AppContext):
             return True
         if not self.is_from_trusted_proxy():  # the usual case: no header lookup at all
             return False
-        proto = self.headers.get("x-forwarded-proto") or ""
-        return proto.split(",")[0].strip().lower() in ("https", "wss")
+        return (self.forwarded("x-forwarded-proto") or "").lower() in ("https", "wss")
 
     @property
     def csrf(self) -> str:
@@ -248,6 +261,22 @@ class Context(AppContext):
         """True when the body was a form (urlencoded or multipart)."""
         return self._form is not None
 
+    def forwarded(self, name: str) -> str | None:
+        """A trusted proxy's entry of an X-Forwarded-* list header; None without one.
+
+        Read from the proxy's end, as the address is: with N trusted proxies the
+        entry is the N-th from the right, the one the farthest trusted proxy
+        wrote; entries left of it came from the client and are ignored.
+        """
+        if not self.is_from_trusted_proxy():
+            return None
+        joined = ",".join(self.headers.getlist(name))
+        if not joined:
+            return None
+        entries = joined.split(",")  # empty ones kept: dropping one would shift the client's in
+        proxies = trusted_proxy_count(self, self.options.trust_proxy, len(entries))
+        return entries[max(len(entries) - proxies, 0)].strip(OWS) or None
+
     def is_from_trusted_proxy(self) -> bool:
         trust = self.app.options.trust_proxy
         if trust is False or trust == 0:
@@ -289,8 +318,6 @@ class Context(AppContext):
 
         try:
             await self.parse_body(Request(self.scope, bounded))
-        except ClientDisconnect:  # gone mid-body (Granian reports a half-sent chunked body so)
-            raise BadRequest("The client disconnected before its body arrived.") from None
         except (BadRequest, PayloadTooLarge):  # refused before the end: the client must see why
             if not finished:
                 await drain(upstream, deadline)
@@ -306,8 +333,10 @@ class Context(AppContext):
                     max_fields=security.max_fields,
                     max_part_size=security.max_part_size,
                 )
-            except (MultiPartException, HTTPException) as exc:
-                detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
+            except (MultiPartException, HTTPException, ValueError) as exc:
+                # ValueError: some Starlette releases let a malformed multipart body
+                # (no boundary line, say) escape as one; it is still the client's fault.
+                detail = getattr(exc, "message", None) or getattr(exc, "detail", "") or str(exc)
                 raise BadRequest(
                     f"The form body could not be parsed: {detail} (limits: the security options "
                     "max_fields, max_files and max_part_size)"
@@ -412,3 +441,19 @@ def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str
         if not address_in(hop, trust):
             return hop or None
     return chain[-1] or None
+
+
+def trusted_proxy_count(ctx: Context, trust: bool | int | tuple[str, ...], most: int) -> int:
+    """How many proxies in front of porch are trusted (at least the direct peer, which is)."""
+    if trust is True:
+        return most
+    if isinstance(trust, int):
+        return trust
+    forwarded_for = ctx.headers.get("x-forwarded-for") or ""
+    hops = [hop.strip(OWS) for hop in reversed(forwarded_for.split(",")) if hop.strip(OWS)]
+    count = 1  # the direct peer, checked by is_from_trusted_proxy
+    for hop in hops[: most - 1]:
+        if not address_in(hop, trust):
+            break
+        count += 1
+    return count

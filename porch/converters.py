@@ -9,6 +9,7 @@ converted by the type its option declares, never guessed from how it looks.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .security.headers import CONSERVATIVE_CSP
+from .security.hosts import host_pattern, parse_host
 
 Convert = Callable[[Any, str], Any]
 
@@ -111,22 +113,34 @@ def size(value: Any, where: str) -> int:
 
 
 def trust(value: Any, where: str) -> bool | int | tuple[str, ...]:
-    """Which proxies may set X-Forwarded-*: off, all, a hop count, or a list of addresses."""
-    accepted = "false, true, a number of proxy hops, or a list of proxy IP addresses"
+    """Which proxies may set X-Forwarded-*: off, all, a hop count, or a list of addresses.
+
+    A number is a hop count before it is a yes-word: ``TRUST_PROXY=1`` trusts one
+    proxy, exactly as ``trust_proxy=1`` does, never every hop (which would let
+    any client choose ``ctx.ip``). Each listed address must be an IP address or
+    network, so a typo fails here rather than trusting nobody, silently.
+    """
+    accepted = "false, true, a number of proxy hops, or a list of proxy IP addresses or networks"
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value >= 0:
         return value
-    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        return tuple(value)
     if isinstance(value, str):
         word = value.strip().lower()
+        if re.fullmatch(r"[0-9]+", word):
+            return int(word)
         if word in TRUE_WORDS | FALSE_WORDS:
             return word in TRUE_WORDS
-        if word.isdigit():
-            return int(word)
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    raise _reject(value, where, accepted)
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise _reject(value, where, accepted)
+    networks = tuple(item.strip() for item in value if item.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise _reject(network, where, accepted) from None
+    return networks
 
 
 def optional_text(value: Any, where: str) -> str | None:
@@ -177,8 +191,8 @@ def strict_transport(value: Any, where: str) -> str | None:
     accepted = "a number of seconds, a value starting with 'max-age=', or False to turn it off"
     if is_off(value):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        value = int(value)  # seconds, as hsts=1 in code: SECURITY_HSTS=1 is one second, not "on"
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return f"max-age={value}"
     if isinstance(value, str) and value.strip().lower().startswith("max-age="):
@@ -193,9 +207,12 @@ def host_list(value: Any, where: str) -> tuple[str, ...]:
         raise _reject(value, where, "a list of host names such as ['example.com', '.example.com']")
     hosts = tuple(item.strip().lower() for item in items if item.strip())
     for host in hosts:
-        if not re.fullmatch(r"\*|\.?[a-z0-9_\-.\[\]:]+", host):
-            raise _reject(host, where, "host names such as 'example.com', '.example.com' or '*'")
-    return hosts
+        parsed = parse_host(host.removeprefix(".")) if host != "*" else None
+        if host != "*" and (parsed is None or parsed.port is not None):
+            raise _reject(
+                host, where, "host names (no port) such as 'example.com', '.example.com' or '*'"
+            )
+    return tuple(host_pattern(host) for host in hosts)
 
 
 def file_or_off(value: Any, where: str) -> str | None:
@@ -229,3 +246,20 @@ def domain_name(value: Any, where: str) -> str | None:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", name):
         raise _reject(value, where, accepted)
     return name
+
+
+def endpoint_or_off(default: str) -> Convert:
+    """An endpoint's URL path ('/health'), True for ``default``, or False (the default) for none."""
+    accepted = f"a path such as {default!r}, True (for {default!r}), or False to turn it off"
+
+    def convert(value: Any, where: str) -> str | None:
+        if value is True or (isinstance(value, str) and value.strip().lower() in TRUE_WORDS):
+            return default
+        if is_off(value):
+            return None
+        path = value.strip() if isinstance(value, str) else None
+        if path is None or not re.fullmatch(r"(/[A-Za-z0-9._~\-]+)+/?", path):
+            raise _reject(value, where, accepted)
+        return path.rstrip("/")
+
+    return convert

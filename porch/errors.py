@@ -89,17 +89,25 @@ class SessionError(PorchError):
 
 
 class UnserializableValue(SessionError, TypeError):
-    """A session value is not JSON-serialisable; ``.key`` names the session key."""
+    """A session value is not JSON exactly; ``.key`` names the session key.
+
+    ``.path`` says where inside the value the offending part sits (``"[2]['at']"``,
+    or ``""`` for the value itself). Raised before anything is written.
+    """
 
     code = "session.unserializable"
 
-    def __init__(self, key: str, value: object) -> None:
+    def __init__(
+        self, key: str, value: object, *, path: str = "", problem: str | None = None
+    ) -> None:
         self.key = key
+        self.path = path
+        if problem is None:
+            kind = type(value).__name__
+            problem = f"ctx.session[{key!r}] holds a value of type {kind}, which is not JSON."
         super().__init__(
-            f"ctx.session[{key!r}] holds a {type(value).__name__}, which is not JSON. "
-            "Sessions store JSON only (never pickle), so that a stolen or edited store "
-            "entry cannot run code. Store plain dicts, lists, strings, numbers, booleans "
-            "or None, e.g. an id instead of an object."
+            f"{problem} Sessions store JSON only (never pickle), so that a stolen or edited "
+            "store entry cannot run code and every value comes back exactly as it went in."
         )
 
 

@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from .logsafe import escape
+
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -135,6 +137,7 @@ def log_access(logger: logging.Logger, method: str, url: str, status: int, ms: f
     of a request. Otherwise the record is made directly: ``logger.info`` would
     walk the stack to find its caller, and for this line that is always porch.
     """
+    method, url = escape(method), escape(url)  # a %0a in the URL must not start a log line
     handler = only_handler(logger)
     if handler is not None:
         level = logging.getLevelName(logging.INFO)

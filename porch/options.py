@@ -26,6 +26,7 @@ from .converters import (
     choice,
     content_security_policy,
     domain_name,
+    endpoint_or_off,
     file_or_off,
     folder_or_off,
     host_list,
@@ -40,6 +41,7 @@ from .converters import (
 )
 from .errors import ConfigError
 from .session.stores import BACKENDS, Store, scheme_of
+from .session.stores.urls import check_store_url
 
 log = logging.getLogger("porch")
 
@@ -157,6 +159,8 @@ class Options(ReadOnly):
     body_timeout: float = 60.0
     keep_alive: float = 5.0
     max_concurrency: int = 1000
+    health: str | None = None
+    metrics: str | None = None
 
     @property
     def production(self) -> bool:
@@ -191,6 +195,8 @@ TOP_LEVEL = (
     Option("body_timeout", number(0), 60.0, "BODY_TIMEOUT"),
     Option("keep_alive", number(0), 5.0, "KEEP_ALIVE"),
     Option("max_concurrency", integer(1), 1000, "MAX_CONCURRENCY"),
+    Option("health", endpoint_or_off("/health"), None, "HEALTH"),
+    Option("metrics", endpoint_or_off("/metrics"), None, "METRICS"),
 )
 SESSION = (
     Option("secret", optional_text, None, "SESSION_SECRET"),
@@ -389,6 +395,7 @@ def resolve_store(given: Any, environ: Mapping[str, str], *, redis_url: str | No
     if scheme_of(url) not in BACKENDS:
         accepted = ", ".join(f"{scheme}://" for scheme in BACKENDS)
         raise ConfigError(f"{where} is {url!r}; accepted: a URL starting with one of {accepted}.")
+    check_store_url(url, where)
     return url
 
 

@@ -49,6 +49,8 @@ Body: TypeAlias = str | bytes | bytearray | memoryview | dict[Any, Any] | list[A
 # header injected into the response or a connection the server drops mid-response.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+TOKEN_BYTES = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def reason(code: int) -> str:
@@ -61,7 +63,10 @@ def reason(code: int) -> str:
 
 def media_type(name: str) -> str:
     """A full media type from a short name ('png') or a full one ('image/png')."""
+    if not isinstance(name, str):
+        raise TypeError(f"content_type({name!r}): give a short name ('png') or a media type.")
     if "/" in name:
+        check_header("content-type", name)
         return name
     short = name.lower().lstrip(".")
     if short in SHORT_TYPES:
@@ -78,6 +83,43 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name!r}: a header name is a word such as 'X-Request-Id'.")
     if CONTROL.search(value):
         raise ValueError(f"header {name!r}: a header value is a single-line string.")
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"header {name!r}: {value[:60]!r} holds characters a header cannot carry "
+                "(only Latin-1); percent-encode them, e.g. with urllib.parse.quote."
+            ) from None
+
+
+def can_encode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_response(response: Response) -> Response:
+    """Refuse a response the server would break off once started: a clean 500 instead.
+
+    Every reply helper checks what it is given; this also covers a Starlette
+    ``Response`` a handler returns itself. A status outside 100-599, a header
+    name that is not a token or a value with a line break or NUL would make the
+    server drop the connection after the response began, and the client would
+    get an empty reply rather than the 500 (and the error handlers) it should.
+    """
+    code = response.status_code
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        raise ValueError(f"the reply's status is {code!r}; a status is a whole number 100-599.")
+    for name, value in response.raw_headers:
+        if not TOKEN_BYTES.fullmatch(name) or CONTROL_BYTES.search(value):
+            raise ValueError(
+                f"the reply's header {name[:60]!r}: {value[:60]!r} is not a header; a name is "
+                "a word such as b'x-request-id' and a value one line without control characters."
+            )
+    return response
 
 
 def json_bytes(data: Any) -> bytes:
@@ -185,7 +227,11 @@ class Reply:
     ) -> Reply:
         """Send a file as an attachment, named by its basename unless ``filename`` is given."""
         self.file(path, root=root)
-        self._download_name = filename or os.path.basename(os.fspath(path))
+        name = filename or os.path.basename(os.fspath(path))
+        if not isinstance(name, str) or not can_encode(name):
+            # Content-Disposition carries it percent-encoded as UTF-8: any str but a lone surrogate
+            raise ValueError(f"download(..., {name!r}): a file name is text (a str of Unicode).")
+        self._download_name = name
         return self
 
     def cookie(
@@ -267,7 +313,7 @@ class Reply:
                 response.headers.append(name, value)
             else:  # header() sets: it replaces what the response already had, e.g. on a file
                 response.headers[name] = value
-        return response
+        return check_response(response)
 
     def _build(self, ctx: Context) -> Response:
         code = self._status or 200
@@ -287,7 +333,11 @@ class Reply:
 
     def _file_response(self, code: int) -> Response:
         root = Path(self._root or os.getcwd()).resolve()
-        target = (root / self._body).resolve()
+        try:
+            target = (root / self._body).resolve()
+            servable = target.is_file() and os.access(target, os.R_OK)
+        except (OSError, ValueError):  # a path built from a URL: NUL, too long, a surrogate...
+            return Response(reason(404), 404, media_type=TEXT)
         if not target.is_relative_to(root):
             log.warning(
                 "file(%r) resolves outside %s; refused with 404 (pass root= to allow).",
@@ -295,7 +345,7 @@ class Reply:
                 root,
             )
             return Response(reason(404), 404, media_type=TEXT)
-        if not target.is_file():
+        if not servable:  # missing, or unreadable (which would fail after the reply started)
             return Response(reason(404), 404, media_type=TEXT)
         disposition = "attachment" if self._download_name is not None else None
         return FileResponse(
@@ -364,7 +414,7 @@ def to_response(value: Any, ctx: Context) -> Response:
     if isinstance(value, bytes | bytearray | memoryview):
         return Response(bytes(value), media_type=OCTETS)
     if isinstance(value, Response):
-        return value
+        return check_response(value)
     raise TypeError(
         f"a handler returned a {type(value).__name__}; accepted: str (HTML), dict or list "
         "(JSON), int (a status), bytes, a reply such as status(201).json(...), or None to pass on."

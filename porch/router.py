@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 import anyio.to_thread
 
 from .inline import runs_inline
+from .security.hosts import parse_host, request_host
 
 if TYPE_CHECKING:
     from .context import Context
@@ -156,10 +157,10 @@ def subdomain_of(host: str, domain: str | None) -> str | None:
     so ``api.localhost:3000`` works in development. ``''`` is the bare domain;
     None means no subdomain can be read (an IP address, a foreign host).
     """
-    name = host.strip().lower()
-    if not name or name.startswith("["):  # empty, or an IPv6 literal
+    parsed = parse_host(host)
+    if parsed is None or parsed.name.startswith("["):  # not a host, or an IPv6 literal
         return None
-    name = name.rsplit(":", 1)[0].rstrip(".")
+    name = parsed.name
     if domain is not None:
         if name == domain:
             return ""
@@ -191,7 +192,7 @@ class Subdomain:
         return f"sub({shown!r})"
 
     def admits(self, ctx: Context) -> bool:
-        found = subdomain_of(ctx.headers.get("host", ""), ctx.options.domain)
+        found = subdomain_of(request_host(ctx) or "", ctx.options.domain)
         if found is None:
             return False
         if isinstance(self.pattern, str):

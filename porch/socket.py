@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,6 +43,7 @@ from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from .context import AppContext
+from .logsafe import safe_traceback
 from .router import Step
 
 if TYPE_CHECKING:
@@ -337,7 +337,7 @@ class SocketLayer:
                 connection.id,
                 event,
                 "; the connection is refused" if refuse_on_error else "",
-                "".join(traceback.format_exception(exc)),
+                safe_traceback(exc),
             )
             return False if refuse_on_error else None
 

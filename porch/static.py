@@ -30,6 +30,11 @@ class PublicFolder:
     the next requests for it cost a dict lookup. A file added to the folder is
     served within that second; a file removed is gone at once, because found
     files are never remembered. A path never escapes the folder.
+
+    The path is the client's, so the file system may refuse it (a NUL byte, a
+    name or a path too long, a lone surrogate, a file where a folder was
+    expected, a folder porch may not enter): each means "no such file" here, and
+    the routes answer, never a 500. A file porch may not read is not served either.
     """
 
     def __init__(self, directory: str) -> None:
@@ -45,8 +50,11 @@ class PublicFolder:
         missed = self.misses.get(path)
         if missed is not None and time.monotonic() - missed < MISS_SECONDS:
             return None
-        full_path, found = self.files.lookup_path(os.path.normpath(relative))
-        if found is None or not stat.S_ISREG(found.st_mode):
+        try:
+            full_path, found = self.files.lookup_path(os.path.normpath(relative))
+        except (OSError, ValueError):
+            found = None  # the file system refused the path (too long, NUL...): no such file
+        if found is None or not stat.S_ISREG(found.st_mode) or not readable(full_path):
             self.remember_miss(path)
             return None
         self.misses.pop(path, None)
@@ -58,3 +66,8 @@ class PublicFolder:
         if len(misses) >= MISSES:
             del misses[next(iter(misses))]
         misses[path] = time.monotonic()
+
+
+def readable(full_path: str) -> bool:
+    """Whether the file can be opened: one that cannot would fail after the reply started."""
+    return os.access(full_path, os.R_OK)

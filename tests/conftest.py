@@ -39,6 +39,9 @@ PORCH_NAMES = frozenset(
         "MAX_CONCURRENCY",
         "PORCH_OWNS_ACCESS_LOG",
         "PORCH_HEADER_TIMEOUT",
+        "HEALTH",
+        "METRICS",
+        "PROMETHEUS_MULTIPROC_DIR",
     }
 )
 SERVERS = ("granian", "uvicorn")

@@ -48,6 +48,7 @@ def serving(
     env: Mapping[str, str] | None = None,
     log_to: Path | None = None,
     program: Sequence[str] = ("porch", "serve"),
+    python: str = sys.executable,
 ) -> Iterator[str]:
     """Start `porch serve ...` on a free port, wait until it answers; stop it by its PID.
 
@@ -57,6 +58,7 @@ def serving(
     Its output goes to a file, not a pipe: nobody reads a pipe while the test
     runs, and a full one (an access line per request) would stall the server.
     ``log_to`` names that file, for a test that reads it; else it is temporary.
+    ``python`` is the interpreter to run it with (another virtualenv's, say).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -64,7 +66,7 @@ def serving(
         log = log_to or Path(folder) / "serve.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", *program, *arguments, "--host", "127.0.0.1",
+                [python, "-m", *program, *arguments, "--host", "127.0.0.1",
                  "--port", str(port)],
                 stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
             )  # fmt: skip

@@ -69,6 +69,18 @@ def test_memory_store_with_several_workers_refuses_naming_the_fix(
     assert "REDIS_URL" in result.stderr and "sqlite:///" in result.stderr
 
 
+@pytest.mark.parametrize("variable", ["METRICS", "SESSION_ENCRYPT"])
+def test_a_wrapped_memory_store_with_several_workers_refuses_too(
+    variable: str, isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metrics and encryption wrap the store; the sessions still live in one process."""
+    (isolated_environment / "app.py").write_text(COUNTER)
+    monkeypatch.setenv(variable, "true")
+    result = porch("serve", "app:app", "--workers", "2", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "memory session store" in result.stderr
+
+
 def test_serve_names_a_target_that_is_not_a_porch_app(isolated_environment: Path) -> None:
     (isolated_environment / "other.py").write_text("app = 42\n")
     result = porch("serve", "other:app")

@@ -49,10 +49,15 @@ def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
     assert porch.__all__ == sorted(porch.__all__)
     public = {
         name
-        for name in vars(porch)
+        for name in dir(porch)  # dir(), not vars(): run is imported on first use (PEP 562)
         if not name.startswith("_") and not isinstance(getattr(porch, name), type(porch))
     }
     assert public == set(porch.__all__)
+
+
+def test_the_testing_module_lists_its_lazy_suites_too() -> None:
+    assert {"run", "StoreSuite", "OptionalStoreSuite"} <= set(dir(porch.testing))
+    assert set(porch.testing.__all__) <= set(dir(porch.testing))
 
 
 def test_replies_are_also_in_porch_reply() -> None:

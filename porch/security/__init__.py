@@ -4,6 +4,8 @@
 - ``headers``: the response headers computed once per app (``SecurityHeaders``).
 - ``requests``: the Host allow-list, the header size limit and the JSON depth limit,
   each refusing a request with a 4xx and a message, never a 500.
+- ``hosts``: the one reading of a request's host (Host, or a trusted proxy's
+  X-Forwarded-Host), shared by the allow-list and ``sub()``.
 """
 
 from .csrf import check_csrf, csrf_token

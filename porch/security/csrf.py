@@ -1,6 +1,8 @@
 """CSRF tokens for unsafe methods.
 
-Each session holds one random CSRF secret (the ``$csrf`` field). ``ctx.csrf``
+Each session holds one random CSRF secret (the ``$csrf`` field); it rotates
+with the session id (``regenerate()``), when the bound user changes, and
+with ``destroy()``, so a token from before a login stops working. ``ctx.csrf``
 hands out that secret masked with a fresh random pad, so the token differs on
 every page (no BREACH-style leak through compression) while any of them
 verifies. Unsafe methods (POST, PUT, PATCH, DELETE) must send one back, as the
@@ -16,12 +18,12 @@ import secrets
 from typing import TYPE_CHECKING
 
 from ..errors import Forbidden
+from ..session import CSRF
 
 if TYPE_CHECKING:
     from ..context import Context
     from ..session import Session
 
-CSRF = "$csrf"
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -10,28 +10,11 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest, HeadersTooLarge
+from .hosts import host_allowed, host_pattern, parse_host, request_host
 
 if TYPE_CHECKING:
     from ..context import Context
     from ..options import SecurityOptions
-
-
-def host_name(host: str) -> str:
-    """The name part of a Host header, lower-cased: 'Example.COM:8080' -> 'example.com'."""
-    host = host.strip().lower()
-    if host.startswith("["):  # an IPv6 literal: [::1]:8080
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")
-
-
-def host_allowed(name: str, allowed: tuple[str, ...]) -> bool:
-    """'*' allows any host; '.example.com' the domain and its subdomains; else an exact name."""
-    for pattern in allowed:
-        if pattern == "*" or name == pattern:
-            return True
-        if pattern.startswith(".") and (name == pattern[1:] or name.endswith(pattern)):
-            return True
-    return False
 
 
 def header_bytes(ctx: Context) -> tuple[int, str]:
@@ -49,7 +32,7 @@ class RequestGuard:
     """The checks every request passes before static files, the session and the handlers."""
 
     def __init__(self, options: SecurityOptions) -> None:
-        self.hosts = tuple(pattern.lower() for pattern in options.hosts)
+        self.hosts = tuple(host_pattern(pattern.lower()) for pattern in options.hosts)
         self.header_limit = options.header_limit
 
     def check(self, ctx: Context) -> None:
@@ -69,14 +52,12 @@ class RequestGuard:
 
     def check_host(self, ctx: Context) -> None:
         """Only the Host names ``security.hosts`` lists: no password-reset links to evil.com."""
-        host = ctx.headers.get("host", "")
-        forwarded = ctx.headers.get("x-forwarded-host")
-        if forwarded and ctx.is_from_trusted_proxy():
-            host = forwarded.split(",")[0]
-        if not host_allowed(host_name(host), self.hosts):
-            shown = host[:100]
+        host = request_host(ctx)
+        parsed = parse_host(host) if host is not None else None
+        if parsed is None or not host_allowed(parsed.name, self.hosts):
+            shown = "(none, or more than one)" if host is None else repr(host[:100])
             raise BadRequest(
-                f"The Host header {shown!r} is not a host this site answers to; "
+                f"The Host header {shown} is not a host this site answers to; "
                 "allowed hosts are set by the security.hosts option (SECURITY_HOSTS)."
             )
 

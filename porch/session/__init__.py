@@ -22,6 +22,7 @@ from .cookie import Signer, expire_cookie_header, session_key, set_cookie_header
 from .stores.base import CREATED, SEEN, USER, Store, encode_value, whole_seconds
 from .stores.memory import MemoryStore
 from .stores.sqlite import SQLiteStore
+from .values import INT_MAX, INT_MIN, check_changes, check_value, is_text, json_problem, refusal
 
 if TYPE_CHECKING:
     from ..options import SessionOptions
@@ -38,6 +39,7 @@ class HasCookies(Protocol):
 
 
 FLASH = "$flash"
+CSRF = "$csrf"  # the CSRF secret (porch.security.csrf), which rotates with the session id
 # Verified cookies remembered per process (see SessionLayer.verify); about 1 MB when full.
 VERIFIED_COOKIES = 4096
 # Cookie headers remembered per process (see SessionLayer.cookie_of), each at most
@@ -138,11 +140,12 @@ class Session(MutableMapping[str, Any]):
             self._snapshots[name] = orjson.dumps(value)
 
     def __setitem__(self, name: str, value: Any) -> None:
-        if not isinstance(name, str) or name.startswith("$"):
+        if type(name) is not str or name.startswith("$") or not is_text(name):
             raise SessionError(
-                f"session keys must be strings not starting with '$' (got {name!r}); "
-                "'$' marks the fields porch keeps for itself."
+                f"session keys must be plain str not starting with '$' (got {name!r}); "
+                "'$' marks the fields porch keeps for itself, and a key comes back as a str."
             )
+        check_value(name, value)  # here, so the traceback points at the line that set it
         self.accessed = True
         if self.id is None:
             self._ensure_id()
@@ -185,6 +188,7 @@ class Session(MutableMapping[str, Any]):
         self.replaced_key = self.replaced_key or self.stored_key
         self.stored_key = None
         self._set_id(new_session_id())
+        self._forget_csrf_secret()
 
     def destroy(self) -> None:
         """Delete the session server-side and expire the cookie (logout).
@@ -200,6 +204,10 @@ class Session(MutableMapping[str, Any]):
 
     def flash(self, message: Any, kind: str = "info") -> None:
         """Keep a one-shot message for the next page (read it with ``flashes()``)."""
+        for part, value in (("message", message), ("kind", kind)):
+            problem = json_problem(value, 0)
+            if problem is not None:
+                raise refusal(FLASH, f"ctx.session.flash({part}=...)", problem)
         queued = list(self._meta.get(FLASH) or [])
         queued.append({"message": message, "kind": kind})
         self.set_internal(FLASH, queued)
@@ -222,8 +230,14 @@ class Session(MutableMapping[str, Any]):
 
     @user.setter
     def user(self, user: Any) -> None:
-        if user is not None and (isinstance(user, bool) or not isinstance(user, str | int)):
-            raise SessionError(f"ctx.session.user must be a str or int user id, not {user!r}.")
+        if user is not None and not is_user_id(user):
+            raise SessionError(
+                f"ctx.session.user must be a str or a 64-bit int user id, not {user!r} "
+                f"({type(user).__name__}): it comes back exactly as set, and log-out-everywhere "
+                "finds the user's sessions by it."
+            )
+        if user != self._meta.get(USER):
+            self._forget_csrf_secret()  # a new identity gets a new CSRF secret (OWASP)
         self.set_internal(USER, user)
 
     # --- for porch's own modules (CSRF, the layer) ---
@@ -253,13 +267,21 @@ class Session(MutableMapping[str, Any]):
         changes = self._changes.copy()
         if self._snapshots:
             for name, snapshot in self._snapshots.items():
-                if name in self._data and orjson.dumps(self._data[name]) != snapshot:
+                if name in self._data and mutated(self._data[name], snapshot):
                     changes[name] = self._data[name]
         return changes, self._deleted.copy()
 
     def entry(self) -> dict[str, Any]:
         """The whole entry, user keys and porch's fields: what regenerate() moves."""
         return {**self._data, **self._meta}
+
+    def _forget_csrf_secret(self) -> None:
+        """Rotate the CSRF secret with the identity (OWASP): a token from a page served
+        before a login stops working, and the next ``ctx.csrf`` makes a new secret."""
+        self._meta.pop(CSRF, None)
+        self._changes.pop(CSRF, None)
+        if self.stored_key is not None:
+            self._deleted.add(CSRF)
 
     def _ensure_id(self) -> None:
         if self.id is None:
@@ -269,6 +291,24 @@ class Session(MutableMapping[str, Any]):
     def _set_id(self, session_id: str) -> None:
         self.id = session_id
         self.key = session_key(session_id)
+
+
+def mutated(value: Any, snapshot: bytes) -> bool:
+    """Whether a value read from the session was changed in place since (see ``pending``).
+
+    A value that no longer encodes (an object appended to a list) has changed:
+    it goes to the checks, which refuse it naming the key.
+    """
+    try:
+        return orjson.dumps(value) != snapshot
+    except TypeError:
+        return True
+
+
+def is_user_id(user: Any) -> bool:
+    """A plain str, or an int within 64 bits: what ``ctx.session.user`` may be bound to."""
+    kind = type(user)
+    return (kind is str and is_text(user)) or (kind is int and INT_MIN <= user <= INT_MAX)
 
 
 def is_expired(entry: dict[str, Any], now: float, max_age: int, absolute_max_age: int) -> bool:
@@ -438,6 +478,7 @@ class SessionLayer:
         key = session.key
         changed = key is not None and bool(changes or deleted)
         if changed:
+            check_changes(changes)  # whatever the store: JSON exactly, or nothing is written
             self.check_size(session, changes, deleted)
         secure = self.cookie.secure or https
         if session.destroyed_key is not None:

@@ -13,22 +13,28 @@ class TestMyStore(StoreSuite):
 ```
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from .server import AsyncApi, Response, SyncApi, run
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from .suite import OptionalStoreSuite, StoreSuite
 
+_LAZY = ("OptionalStoreSuite", "StoreSuite")
 
-def __getattr__(name: str) -> Any:
+
+def __getattr__(name: str) -> typing.Any:
     """The store conformance suites are imported on first use (PEP 562): they need
     pytest, a test-only dependency, which ``run()`` alone does not."""
-    if name in ("OptionalStoreSuite", "StoreSuite"):
+    if name in _LAZY:
         from . import suite
 
         return getattr(suite, name)
     raise AttributeError(f"module 'porch.testing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = ["AsyncApi", "OptionalStoreSuite", "Response", "StoreSuite", "SyncApi", "run"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from porch import get, post, run
-from porch.context import Context
+from porch.context import Context, group
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -207,3 +208,59 @@ async def test_a_slow_partial_body_does_not_block_other_visitors() -> None:
             assert (await api.get("/")).status == 200
         finally:
             sock.close()
+
+
+# --- work that grows with the input: linear, and bounded by the field limit ---
+
+
+@get("/count")
+def count(ctx: Context) -> dict[str, Any]:
+    return {key: len(value) if isinstance(value, list) else 1 for key, value in ctx.query.items()}
+
+
+@post("/count-form")
+def count_form(ctx: Context) -> dict[str, Any]:
+    data = ctx.data or {}
+    return {key: len(value) if isinstance(value, list) else 1 for key, value in data.items()}
+
+
+async def test_a_key_repeated_in_the_query_is_every_value_up_to_max_fields() -> None:
+    many = "&".join(["a"] * 32_000)
+    async with run(count, security={"max_fields": 40_000}) as api:
+        assert (await api.get(f"/count?{many}&b=1")).body == {"a": 32_000, "b": 1}
+    async with run(count) as api:  # the default: 1,000 fields, as for a form
+        assert (await api.get("/count?" + "&".join(["a"] * 1000))).body == {"a": 1000}
+        refused = await api.get("/count?" + "&".join(["a"] * 1001))
+        assert refused.status == 400 and "security.max_fields" in refused.text
+
+
+async def test_a_key_repeated_in_a_form_body_is_every_value() -> None:
+    async with run(count_form, security={"csrf": False, "max_fields": 40_000}) as api:
+        body = "&".join(["a=1"] * 20_000) + "&b=2"
+        response = await api.post(
+            "/count-form",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert response.body == {"a": 20_000, "b": 1}
+
+
+def cpu_seconds(function: Any, *arguments: Any) -> float:
+    """The least CPU time of three calls: a ratio of two of these is what the test compares."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        function(*arguments)
+        best = min(best, time.process_time() - started)
+    return max(best, 1e-6)
+
+
+def test_grouping_repeated_keys_grows_linearly_with_the_repeats() -> None:
+    """16 times the repeats may cost about 16 times as much, not 256 times (a list per repeat).
+
+    A ratio of two CPU times of the same code, not a time limit: it holds on a slow
+    or busy machine, and the quadratic version fails it by a factor of ten.
+    """
+    small = [("a", "")] * 2_000
+    large = [("a", "")] * 32_000
+    assert cpu_seconds(group, large) / cpu_seconds(group, small) < 64

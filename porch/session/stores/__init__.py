@@ -31,6 +31,16 @@ def scheme_of(url: str) -> str:
     return scheme.lower() if separator else ""
 
 
+def innermost(store: Store) -> Store:
+    """The store that holds the data, under the wrappers porch may add (encryption, metrics).
+
+    Questions about where sessions live (one process or shared?) are about this one.
+    """
+    while isinstance(inner := getattr(store, "inner", None), Store):
+        store = inner
+    return store
+
+
 def store_from_url(url: str, **settings: Any) -> Store:
     """Build the store a URL names; a URL porch does not know is a ConfigError."""
     scheme = scheme_of(url)
@@ -54,4 +64,13 @@ def store_from_url(url: str, **settings: Any) -> Store:
     return store
 
 
-__all__ = ["CREATED", "SEEN", "USER", "MemoryStore", "SessionInfo", "Store", "store_from_url"]
+__all__ = [
+    "CREATED",
+    "SEEN",
+    "USER",
+    "MemoryStore",
+    "SessionInfo",
+    "Store",
+    "innermost",
+    "store_from_url",
+]

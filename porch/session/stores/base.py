@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from ...errors import CorruptSession, UnserializableValue
+from ...errors import CorruptSession
+from ..values import check_changes, check_value
 
 # Fields porch keeps beside the user's keys in every entry. User keys never
 # start with "$", so these cannot collide with them.
@@ -40,19 +41,16 @@ class SessionInfo:
 
 
 def encode_value(name: str, value: Any) -> bytes:
-    """JSON-encode one session value, naming the session key when it is not JSON."""
-    try:
-        return orjson.dumps(value)
-    except TypeError as exc:
-        raise UnserializableValue(name, value) from exc
+    """JSON-encode one session value; ``UnserializableValue`` names the key when it is not
+    JSON exactly (a datetime, a tuple, NaN...: see ``porch.session.values``)."""
+    check_value(name, value)
+    return orjson.dumps(value)
 
 
 def encode_changes(changes: Mapping[str, Any]) -> dict[str, bytes]:
     """Encode every change before any I/O, so a bad value leaves the store untouched."""
-    try:  # every request that writes passes here: one comprehension, no call per value
-        return {name: orjson.dumps(value) for name, value in changes.items()}
-    except TypeError:  # again, value by value, to name the key that is not JSON
-        return {name: encode_value(name, value) for name, value in changes.items()}
+    check_changes(changes)
+    return {name: orjson.dumps(value) for name, value in changes.items()}
 
 
 def decode_fields(fields: Mapping[Any, bytes | str], *, key: str) -> dict[Any, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from ...errors import ConfigError
-from .base import CREATED, SEEN, USER, SessionInfo, Store, encode_changes, user_key
+from ..values import check_changes
+from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -54,17 +55,14 @@ class _Entry:
 
 
 def as_json(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The changes as JSON gives them back (a tuple comes back a list), as Redis would.
+    """The changes as the other stores give them back, in fresh objects of the store's own.
 
-    One ``orjson.dumps`` and one ``orjson.loads`` for all the fields; a value
-    that is not JSON raises ``UnserializableValue`` naming its key, before
-    anything is written.
+    Every value is checked first (``UnserializableValue`` names the key of one
+    that is not JSON exactly), then one ``orjson.dumps`` and one ``orjson.loads``
+    copy them all, before anything is written.
     """
-    try:
-        values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
-    except TypeError:
-        encode_changes(changes)  # raises UnserializableValue for the first bad value
-        raise
+    check_changes(changes)
+    values: dict[str, Any] = orjson.loads(orjson.dumps(dict(changes)))
     return values
 
 
@@ -74,9 +72,12 @@ class MemoryStore(Store):
     Values go through JSON on ``save`` exactly as with the Redis and SQLite
     stores, so a value that is not JSON fails in development, not first in
     production, and what ``load`` returns is what those stores would return.
-    At most ``max_entries`` sessions are kept; beyond that the least recently
-    used is evicted, so a flood of new visitors cannot exhaust memory. Expired
-    entries are dropped on access and swept a few at a time on every write.
+    At most ``max_entries`` sessions are kept, so a flood of new visitors
+    cannot exhaust memory. Beyond that an anonymous session is evicted first,
+    the least recently used; a session bound to a user (``ctx.session.user``)
+    or regenerated (a login) goes only when no anonymous one is left, so a
+    flood of anonymous requests cannot log anybody out. Expired entries are
+    dropped on access and swept a few at a time on every write.
     """
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
@@ -86,6 +87,9 @@ class MemoryStore(Store):
             )
         self.max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # The keys of anonymous sessions, least recently used first: evicted before
+        # the others (see the class docstring). A subset of _entries' keys.
+        self._anonymous: OrderedDict[str, None] = OrderedDict()
         self._users: dict[str, set[str]] = {}
 
     @classmethod
@@ -106,7 +110,7 @@ class MemoryStore(Store):
         entry = self._live(key, time.time())
         if entry is None:
             return None
-        self._entries.move_to_end(key)
+        self._used(key)
         return entry.decoded()
 
     async def save(
@@ -126,10 +130,11 @@ class MemoryStore(Store):
             if CREATED not in changes:
                 return  # destroyed or expired meanwhile: logout is final
             entry = entries[key] = _Entry(values, now + ttl)  # values: a fresh dict, now its own
+            self._anonymous[key] = None  # until a user is bound (below) or it is regenerated
         else:
             entry.update(values, deleted)
             entry.expires_at = now + ttl
-            entries.move_to_end(key)
+            self._used(key)
         if USER in changes:
             self._index(key, entry, changes[USER])
         if entries[next(iter(entries))].expires_at <= now:  # the oldest expired: sweep
@@ -143,10 +148,17 @@ class MemoryStore(Store):
         if entry is not None:
             entry.expires_at = now + ttl
             entry.update({SEEN: now})
-            self._entries.move_to_end(key)
+            self._used(key)
 
     async def destroy(self, key: str) -> None:
         self._drop(key)
+
+    async def regenerate(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> None:
+        """As every store; and a regenerated session (a login) is kept ahead of anonymous ones."""
+        await super().regenerate(old_key, new_key, data, ttl)
+        self._anonymous.pop(new_key, None)
 
     async def count(self) -> int:
         await self.purge()
@@ -184,11 +196,18 @@ class MemoryStore(Store):
             return None
         return entry
 
+    def _used(self, key: str) -> None:
+        """Mark ``key`` the most recently used, among all entries and among anonymous ones."""
+        self._entries.move_to_end(key)
+        if key in self._anonymous:
+            self._anonymous.move_to_end(key)
+
     def _index(self, key: str, entry: _Entry, user: Any) -> None:
         self._unindex(key, entry)
         entry.user = None if user is None else user_key(user)
         if entry.user is not None:
             self._users.setdefault(entry.user, set()).add(key)
+            self._anonymous.pop(key, None)  # once logged in, kept ahead of anonymous sessions
 
     def _unindex(self, key: str, entry: _Entry) -> None:
         if entry.user is None:
@@ -202,6 +221,7 @@ class MemoryStore(Store):
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
+            self._anonymous.pop(key, None)
             self._unindex(key, entry)
 
     def _sweep(self, now: float) -> None:
@@ -221,6 +241,23 @@ class MemoryStore(Store):
             self._drop(key)
 
     def _evict_beyond_cap(self) -> None:
+        """The least recently used anonymous session goes first; a logged-in one only
+        when every session left is logged in."""
         while len(self._entries) > self.max_entries:
-            oldest = next(iter(self._entries))
-            self._drop(oldest)
+            victims = self._anonymous or self._entries
+            self._drop(next(iter(victims)))
+
+
+def memory_store_in(store: Store) -> MemoryStore | None:
+    """The memory store that holds the sessions (also inside ``EncryptedStore``), if any."""
+    inner = getattr(store, "inner", store)
+    return inner if isinstance(inner, MemoryStore) else None
+
+
+MEMORY_IN_PRODUCTION = (
+    "ENV=production with the memory session store: SESSIONS WILL BE LOST. They live in "
+    "this one process, so every restart or deploy logs every visitor out, and at most "
+    "max_entries=%d are kept: under a flood of requests the least recently used anonymous "
+    "sessions are evicted, then logged-in ones. Use a shared store: set "
+    "REDIS_URL=redis://host:6379/0, or SESSION_STORE=sqlite:///sessions.db."
+)

@@ -24,6 +24,13 @@ auto-pipelining do):
 Used for plain ``redis://``, ``rediss://`` and ``unix://`` stores that porch
 connects itself; a cluster, a sentinel or a client passed in code goes through
 redis-py's own client.
+
+Beyond redis-py's public API this relies on three things: the pool's
+``connection_class`` and ``connection_kwargs``, a connection's ``_writer``
+stream, and ``read_response(disconnect_on_error=...)``. ``unsupported()`` checks
+them when the store opens, and ``_connect`` checks the stream once connected
+(``SharingUnsupported``). When a redis-py release moves them, the store falls
+back to redis-py's plain client with one warning: slower, never an outage.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +49,45 @@ from redis.exceptions import ResponseError
 from ...errors import StoreUnavailable
 
 _Pending = tuple[asyncio.Future[Any], float]
+# What this module calls on a connection, beyond constructing it.
+CONNECTION_METHODS = ("connect", "disconnect", "pack_command", "read_response")
+
+
+class SharingUnsupported(Exception):
+    """redis-py's connection is not what the multiplexer expects: use the plain client."""
+
+
+def unsupported(client: Redis) -> str | None:
+    """Why ``client``'s connections cannot be shared as this module shares them, or None.
+
+    Checks, without any I/O, what the module uses of redis-py beyond its public
+    API (see the module docstring): a connection built from the pool's settings
+    has the methods and the ``_writer`` slot it needs, and ``read_response``
+    takes ``disconnect_on_error``.
+    """
+    pool = getattr(client, "connection_pool", None)
+    connection_class = getattr(pool, "connection_class", None)
+    settings = getattr(pool, "connection_kwargs", None)
+    if not isinstance(connection_class, type) or not isinstance(settings, dict):
+        return "its connection pool has no connection_class and connection_kwargs"
+    name = connection_class.__name__
+    methods: dict[str, Any] = {m: getattr(connection_class, m, None) for m in CONNECTION_METHODS}
+    for method, found in methods.items():
+        if not callable(found):
+            return f"{name} has no {method}()"
+    try:
+        parameters = inspect.signature(methods["read_response"]).parameters
+    except (TypeError, ValueError):
+        return f"the signature of {name}.read_response() cannot be read"
+    if "disconnect_on_error" not in parameters:
+        return f"{name}.read_response() takes no disconnect_on_error"
+    try:
+        probe = connection_class(**{**settings, "socket_timeout": None})
+    except Exception as exc:  # any failure means: do not share, never fail the app
+        return f"{name} cannot be built from its pool's settings ({exc!r})"
+    if not hasattr(probe, "_writer"):
+        return f"{name} keeps its stream elsewhere than _writer"
+    return None
 
 
 class Multiplexer:
@@ -101,6 +148,11 @@ class Multiplexer:
             connection: AbstractConnection = pool.connection_class(**options)
             async with asyncio.timeout(self.timeout):
                 await connection.connect()  # type: ignore[no-untyped-call]
+            if not callable(getattr(getattr(connection, "_writer", None), "writelines", None)):
+                await connection.disconnect()
+                raise SharingUnsupported(
+                    f"{type(connection).__name__}._writer is no stream once connected"
+                )
         except BaseException as exc:
             if isinstance(exc, Exception):
                 connecting.set_exception(exc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -23,6 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from redis import __version__ as redis_version
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
@@ -43,10 +45,13 @@ from .base import (
     encode_value,
     user_key,
 )
-from .multiplex import Multiplexer
+from .multiplex import Multiplexer, SharingUnsupported, unsupported
+
+log = logging.getLogger("porch.session")
 
 DEFAULT_PREFIX = "porch:session:"
 DEFAULT_TIMEOUT = 2.0
+POOL_CONNECTIONS = 2**31  # redis-py's cap before 8.0: none in practice (see _client_for)
 SCAN_BATCH = 1000
 
 Client = Redis | RedisCluster
@@ -325,14 +330,21 @@ class RedisStore(Store):
         if client is not None:
             await client.aclose()
         if sentinel is not None:
-            await sentinel.aclose()
+            # Each sentinel's own client, not Sentinel.aclose(), which redis-py has
+            # only from 8.1 on; `sentinels` is public in every supported release.
+            for sentinel_client in sentinel.sentinels:
+                await sentinel_client.aclose()
 
     # -- the contract ---------------------------------------------------------
 
     async def load(self, key: str) -> dict[str, Any] | None:
         try:  # not `async with self._translated()`: this is the hot path, twice a request
             if self._mux is not None:
-                raw = pairs_to_dict(await self._mux.execute("HGETALL", self._redis_key(key)))
+                try:
+                    raw = pairs_to_dict(await self._mux.execute("HGETALL", self._redis_key(key)))
+                except SharingUnsupported as error:
+                    await self._stop_sharing(error)
+                    return await self.load(key)
             else:
                 client = self._ready_client() or await self._ready()
                 raw = await client.hgetall(self._redis_key(key))
@@ -460,10 +472,32 @@ class RedisStore(Store):
             assert self._url is not None  # a store built from a client always has one
             self._client = self._client_for(self._url)
             if isinstance(self._client, Redis) and self._sentinel is None:
-                self._mux = Multiplexer(
-                    self._client, timeout=self.timeout, unavailable=self._unavailable
-                )
+                reason = unsupported(self._client)
+                if reason is None:
+                    self._mux = Multiplexer(
+                        self._client, timeout=self.timeout, unavailable=self._unavailable
+                    )
+                else:
+                    self._not_shared(reason)
         return self._client
+
+    def _not_shared(self, reason: str) -> None:
+        """Say once why the session calls go through redis-py's pooled client instead."""
+        log.warning(
+            "The Redis session store at %s uses redis-py's plain client instead of one "
+            "shared connection, because redis-py %s differs from what porch expects: %s. "
+            "Sessions work as usual, a little slower; an update of porch will share it again.",
+            self.where,
+            redis_version,
+            reason,
+        )
+
+    async def _stop_sharing(self, error: SharingUnsupported) -> None:
+        """The shared connection found redis-py changed once connected: fall back for good."""
+        mux, self._mux = self._mux, None
+        if mux is not None:
+            self._not_shared(str(error))
+            await mux.close()
 
     def _ready_client(self) -> Client | None:
         """The client when ``_ready()`` has already run: the hot path skips awaiting it."""
@@ -493,6 +527,11 @@ class RedisStore(Store):
             # One immediate reconnect covers a pooled connection that Redis
             # dropped (a restart); more retries would only delay the 503.
             "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            # redis-py 8 caps a pool at 100 connections and fails the 101st call at
+            # once ("Too many connections"): a 503 under a burst of requests, through
+            # a sentinel or the plain client. Earlier releases had no cap; Redis's
+            # own maxclients (10,000) bounds them.
+            "max_connections": POOL_CONNECTIONS,
         }
         if scheme == "redis+sentinel":
             return self._sentinel_master(url, options)
@@ -539,10 +578,13 @@ class RedisStore(Store):
         mux = self._mux
         if mux is not None:
             try:
-                return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
-            except NoScriptError:
-                await mux.execute("SCRIPT", "LOAD", source)
-                return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
+                try:
+                    return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
+                except NoScriptError:
+                    await mux.execute("SCRIPT", "LOAD", source)
+                    return await mux.execute("EVALSHA", digest, len(keys), *keys, *args)
+            except SharingUnsupported as error:
+                await self._stop_sharing(error)
         try:
             return await client.evalsha(digest, len(keys), *keys, *args)
         except NoScriptError:

@@ -6,19 +6,22 @@ Against real redis-servers of our own (free loopback ports, stopped by PID).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
 from redis.exceptions import NoScriptError, ResponseError
 
+from porch import get, run
+from porch.context import Context
 from porch.errors import StoreUnavailable
 from porch.session.stores import CREATED, SEEN
-from porch.session.stores.multiplex import Multiplexer
+from porch.session.stores.multiplex import Multiplexer, unsupported
 from porch.session.stores.redis import RedisStore
 
 if TYPE_CHECKING:
@@ -187,3 +190,164 @@ async def test_a_password_and_database_in_the_url_apply_to_the_shared_connection
         assert await admin.hget("mux:auth:" + "a" * 64, "x") == b'"y"'  # in database 3
     async with Redis.from_url(url.replace("/3", "/0")) as admin:
         assert await admin.exists("mux:auth:" + "a" * 64) == 0
+
+
+# --- when redis-py's internals are not what the shared connection expects ---
+
+
+class OlderConnection(Connection):
+    """A working redis-py connection whose read_response() takes no disconnect_on_error,
+    as a release that moved that parameter would have."""
+
+    async def read_response(  # type: ignore[override]
+        self,
+        disable_decoding: bool = False,
+        timeout: float | None = None,
+        *,
+        push_request: bool | None = False,
+    ) -> Any:
+        return await super().read_response(disable_decoding, timeout, push_request=push_request)
+
+
+class StreamWithoutWritelines:
+    """A stream as a release might hand out: everything of asyncio's but writelines()."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "writelines":
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+
+class ElsewhereConnection(Connection):
+    """A working connection whose _writer, once connected, is not the stream porch writes to
+    (redis-py's own sends still reach the real one)."""
+
+    async def connect(self) -> None:
+        await super().connect()  # type: ignore[no-untyped-call]
+        self._writer = StreamWithoutWritelines(self._writer)  # type: ignore[assignment]
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        wrapped = self._writer
+        if isinstance(wrapped, StreamWithoutWritelines):
+            self._writer = wrapped.stream
+        await super().send_packed_command(command, check_health)
+
+
+class StoreWithConnections(RedisStore):
+    """A URL store whose redis-py pool builds connections of another class."""
+
+    def __init__(self, url: str, connection_class: type[Connection]) -> None:
+        super().__init__(url, prefix=f"mux:fallback:{time.monotonic_ns()}:")
+        self.connection_class = connection_class
+
+    def _client_for(self, url: str) -> Any:
+        client = super()._client_for(url)
+        assert isinstance(client, Redis)
+        client.connection_pool.connection_class = self.connection_class
+        return client
+
+
+def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if "plain client" in record.message]
+
+
+async def connections_to(server: RedisServer) -> int:
+    """Clients connected to ``server``, not counting the one asking."""
+    async with Redis.from_url(server.url) as probe:
+        return len(await probe.client_list()) - 1
+
+
+async def use_concurrently(store: RedisStore) -> None:
+    """Two hundred requests' worth of store calls at once, then each checked."""
+    keys = [f"{n:064x}" for n in range(200)]
+    await asyncio.gather(
+        *(store.save(key, {CREATED: 1.0, "n": n}, (), 60) for n, key in enumerate(keys))
+    )
+    loaded = await asyncio.wait_for(asyncio.gather(*(store.load(key) for key in keys)), HANG_GUARD)
+    assert [entry["n"] if entry else None for entry in loaded] == list(range(200))
+
+
+async def test_a_read_response_that_differs_falls_back_to_the_plain_client_at_start_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_redis()
+    store = StoreWithConnections(server.url, OlderConnection)
+    try:
+        with caplog.at_level(logging.WARNING, logger="porch.session"):
+            await store.open()
+            assert not store.multiplexed
+            warnings = fallback_warnings(caplog)
+            assert len(warnings) == 1  # at start-up, before any request
+            assert "OlderConnection.read_response() takes no disconnect_on_error" in warnings[0]
+            await use_concurrently(store)
+            await store.touch(f"{0:064x}", 60)
+            await store.destroy(f"{1:064x}")
+            assert await store.load(f"{1:064x}") is None
+        assert await connections_to(server) > 1  # redis-py's pool, one per call in flight
+        assert len(fallback_warnings(caplog)) == 1
+    finally:
+        await store.close()
+        server.remove()
+
+
+async def test_a_stream_found_elsewhere_once_connected_falls_back_at_the_first_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_redis()
+    store = StoreWithConnections(server.url, ElsewhereConnection)
+    try:
+        with caplog.at_level(logging.WARNING, logger="porch.session"):
+            await store.open()
+            assert store.multiplexed  # nothing to see before connecting
+            await use_concurrently(store)  # the first calls, all at once: none fails
+            assert not store.multiplexed
+        warnings = fallback_warnings(caplog)
+        assert len(warnings) == 1
+        assert "ElsewhereConnection._writer is no stream once connected" in warnings[0]
+    finally:
+        await store.close()
+        server.remove()
+
+
+async def test_the_fallback_serves_requests_over_the_real_server() -> None:
+    server = start_redis()
+    store = StoreWithConnections(server.url, OlderConnection)
+
+    @get("/")
+    def counter(ctx: Context) -> dict[str, int]:
+        ctx.session["views"] = ctx.session.get("views", 0) + 1
+        return {"views": ctx.session["views"]}
+
+    try:
+        async with run(counter, session={"store": store}) as api:
+            assert [(await api.get("/")).body["views"] for _ in range(3)] == [1, 2, 3]
+        assert not store.multiplexed
+    finally:
+        server.remove()
+
+
+async def test_redis_pys_own_connections_still_share_one_and_say_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_redis()
+    store = RedisStore(server.url, prefix="mux:shared:")
+    try:
+        with caplog.at_level(logging.WARNING, logger="porch.session"):
+            await store.open()
+            await use_concurrently(store)
+        assert store.multiplexed
+        assert await connections_to(server) == 1  # every call over the one connection
+        assert fallback_warnings(caplog) == []
+    finally:
+        await store.close()
+        server.remove()
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1/0", "unix:///tmp/r.sock"]
+)
+def test_every_kind_of_url_porch_shares_passes_the_check(url: str) -> None:
+    assert unsupported(Redis.from_url(url)) is None

@@ -272,3 +272,20 @@ class TestRedisClusterStore(StoreSuite, OptionalStoreSuite):
         await store.open()
         yield store
         await store.close()
+
+
+async def test_a_burst_of_more_than_a_hundred_calls_is_served_through_a_sentinel(
+    sentinel_url: str,
+) -> None:
+    """redis-py 8 caps a pool at 100 connections and fails the next call at once."""
+    store = store_from_url(sentinel_url, timeout=2.0)
+    assert isinstance(store, RedisStore)
+    store.prefix = unique_prefix()
+    await store.open()
+    try:
+        keys = [new_key() for _ in range(300)]
+        await asyncio.gather(*(store.save(key, {CREATED: 1.0}, (), MINUTE) for key in keys))
+        loaded = await asyncio.gather(*(store.load(key) for key in keys))
+        assert loaded == [{CREATED: 1.0}] * len(keys)
+    finally:
+        await store.close()
