@@ -308,3 +308,31 @@ async def test_sigterm_lets_requests_in_flight_finish_and_loses_no_acknowledged_
             await client.aclose()
         process.terminate()
         process.wait(timeout=30)
+
+
+# --- where porch leans on a server's internals, a release that moves them is no outage ---
+
+
+def test_without_uvicorns_httptools_protocol_porch_leaves_uvicorn_its_choice_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from porch.serve.uvicorn import PROTOCOL, http_protocol
+
+    assert http_protocol() == PROTOCOL
+    # As without httptools (or a release that moved it): uvicorn's "auto" falls back to h11.
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    assert http_protocol() == "auto"
+    assert "header_timeout option is not enforced on uvicorn" in caplog.text
+
+
+def test_without_granians_listener_spec_run_still_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    import granian._granian
+    from granian.server.embed import Server
+
+    from porch.testing.servers import embedded_server_class
+
+    assert embedded_server_class() is not Server  # porch's: it closes its listener
+    monkeypatch.delattr(granian._granian, "ListenerSpec")  # as if a release moved it
+    assert embedded_server_class() is Server  # Granian's own, as it is
+    with run(home, server="granian") as api:
+        assert api.get("/").text == "home"
