@@ -67,7 +67,7 @@ def build_store(options: Options, metrics: Metrics | None = None) -> Store | Non
 
 
 class App:
-    """The ASGI application ``server()`` returns; ``app.run()`` serves it with uvicorn."""
+    """The ASGI application ``server()`` returns; ``app.run()`` serves it (porch.serve)."""
 
     def __init__(self, middleware: Iterable[Any], options: Options) -> None:
         self.options = options
@@ -282,7 +282,9 @@ class App:
                 media_type=TEXT,
             )
         if isinstance(exc, HTTPError):
-            return Response(str(exc), exc.status, media_type=TEXT)
+            closes = exc.status in (408, 413)  # the rest of that body is not worth reading
+            headers = {"connection": "close"} if closes else None
+            return Response(str(exc), exc.status, headers=headers, media_type=TEXT)
         self.log.error("%s %s: 500\n%s", escape(ctx.method), escape(ctx.path), safe_traceback(exc))
         if self.options.production:
             return Response(reason(500), 500, media_type=TEXT)
@@ -331,22 +333,16 @@ class App:
 
     # --- running ---
 
-    def run(self, *, port: int | None = None, host: str = "0.0.0.0") -> None:
-        """Serve with uvicorn (uvloop + httptools when installed) on ``port`` (option PORT).
+    def run(
+        self, *, port: int | None = None, host: str | None = None, server: str | None = None
+    ) -> None:
+        """Serve on ``host`` and ``port`` (options HOST, PORT) with Granian, or uvicorn (SERVER).
 
         For several workers or auto-reload, use ``porch serve module:app``.
         """
-        import uvicorn
+        from .serve import serve, settings_for
 
-        self.started_by_porch = True
-        uvicorn.run(
-            self,
-            host=host,
-            port=self.options.port if port is None else port,
-            log_level=self.options.log,
-            access_log=False,  # porch writes its own access line, on porch.access
-            server_header=False,
-        )
+        serve(self, settings_for(self, host=host, port=port, server=server))
 
 
 def freeze_startup_objects() -> None:

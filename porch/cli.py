@@ -2,7 +2,7 @@
 
 ```
 porch init myapp                                # a new app: app.py, .env with a SECRET, ...
-porch serve app:app --port 8080 --workers 4     # uvicorn, as app.run() but from the shell
+porch serve app:app --port 8080 --workers 4     # as app.run(), from the shell (Granian)
 porch sessions count app:app                    # live sessions in that app's store
 porch sessions purge app:app                    # delete expired ones, print how many
 porch routes app:app                            # method, path, handler, where defined
@@ -24,7 +24,6 @@ from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
-from .logs import OWNS_ACCESS_LOG
 from .session.stores import MemoryStore, Store, innermost
 
 
@@ -83,25 +82,26 @@ def share_development_secret(app: App, workers: int) -> None:
         os.environ["SECRET"] = secrets.token_urlsafe(32)
 
 
-def serve(target: str, *, port: int | None, host: str, workers: int, reload: bool) -> None:
-    import uvicorn
+def serve(
+    target: str,
+    *,
+    port: int | None,
+    host: str | None,
+    workers: int,
+    reload: bool,
+    server: str | None = None,
+) -> None:
+    """``porch serve``: the app's options, each flag beating its variable (see porch.serve)."""
+    from .serve import serve as serve_app
+    from .serve import settings_for
 
     app = load_app(target)
+    settings = settings_for(
+        app, host=host, port=port, server=server, workers=workers, reload=reload, target=target
+    )
     check_workers(app, workers)
     share_development_secret(app, workers)
-    os.environ[OWNS_ACCESS_LOG] = "1"  # for the workers: uvicorn's access log is off for porch's
-    uvicorn.run(
-        target if workers > 1 or reload else app,
-        host=host,
-        port=app.options.port if port is None else port,
-        workers=workers if workers > 1 else None,
-        reload=reload,
-        log_level=app.options.log,
-        access_log=False,  # porch writes its own access line, on porch.access
-        proxy_headers=False,  # porch decides whom to trust: the trust_proxy option
-        server_header=False,
-        app_dir=os.getcwd(),
-    )
+    serve_app(app, settings)
 
 
 async def count_sessions(app: App) -> int:
@@ -156,6 +156,9 @@ GITIGNORE = """\
 __pycache__/
 .venv/
 *.db
+*.db-wal
+*.db-shm
+*.db-journal
 """
 
 
@@ -197,15 +200,30 @@ def init(folder: Path) -> list[str]:
     return [*files, "public/", "views/"]
 
 
+def version() -> str:
+    """The installed porch's version (its package metadata), for ``porch --version``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("porch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="porch", description="porch: serve an app, manage sessions.")
     commands = top.add_subparsers(dest="command", required=True)
     init_command = commands.add_parser("init", help="scaffold a new app in a folder")
     init_command.add_argument("folder", nargs="?", default=".", help="default: this folder")
-    serve_command = commands.add_parser("serve", help="serve module:app with uvicorn")
+    top.add_argument("--version", action="version", version=f"porch {version()}")
+    serve_command = commands.add_parser("serve", help="serve module:app (Granian, or uvicorn)")
     serve_command.add_argument("app", help="module:attribute, e.g. app:app")
     serve_command.add_argument("--port", type=int, default=None, help="beats PORT and port=")
-    serve_command.add_argument("--host", default="0.0.0.0")
+    serve_command.add_argument("--host", default=None, help="beats HOST; default 127.0.0.1")
+    serve_command.add_argument(
+        "--server", default=None, help="granian (the default) or uvicorn; beats SERVER"
+    )
     serve_command.add_argument("--workers", type=int, default=1)
     serve_command.add_argument("--reload", action="store_true", help="restart on code changes")
     sessions_command = commands.add_parser("sessions", help="count or purge stored sessions")
@@ -231,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host=arguments.host,
                 workers=arguments.workers,
                 reload=arguments.reload,
+                server=arguments.server,
             )
         elif arguments.command == "sessions":
             with start_up_notices_hidden():

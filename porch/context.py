@@ -8,6 +8,8 @@ because ``ctx.data`` is read synchronously, also from ``async def`` handlers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request, cookie_parser
 from starlette.types import Message, Receive, Scope
 
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
@@ -291,21 +293,37 @@ class Context(AppContext):
 
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
+        upstream = self.receive
+        timeout = self.options.body_timeout
+        deadline = asyncio.get_running_loop().time() + timeout  # for the whole body, not a part
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            await drain(upstream, deadline)
             raise too_large(limit)
         received = 0
-        upstream = self.receive
+        finished = False  # the last part arrived (or the client left): nothing left to drain
 
         async def bounded() -> Message:
-            nonlocal received
-            message = await upstream()
+            nonlocal received, finished
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await upstream()
+            except TimeoutError:
+                raise too_slow(timeout) from None
+            finished = message["type"] != "http.request" or not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > limit:
                 raise too_large(limit)
             return message
 
-        request = Request(self.scope, bounded)
+        try:
+            await self.parse_body(Request(self.scope, bounded))
+        except (BadRequest, PayloadTooLarge):  # refused before the end: the client must see why
+            if not finished:
+                await drain(upstream, deadline)
+            raise
+
+    async def parse_body(self, request: Request) -> None:
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type in FORM_TYPES:
             try:
@@ -356,6 +374,34 @@ def raw_header(scope: Scope, name: bytes) -> bytes | None:
             value_bytes: bytes = value
             return value_bytes
     return None
+
+
+DRAIN_BYTES = 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+async def drain(receive: Receive, deadline: float) -> None:
+    """Read and drop the rest of a refused body (413, 400) (at most 1 MiB, 5 s), then answer.
+
+    A server that answers while the client is still sending may reset the
+    connection (Granian does), and the client then sees an error instead of
+    the 413. A larger or slower remainder is not read: then the client may.
+    """
+    budget = DRAIN_BYTES
+    until = min(deadline, asyncio.get_running_loop().time() + DRAIN_SECONDS)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(until):
+            while budget > 0:
+                message = await receive()
+                budget -= len(message.get("body", b""))
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+
+
+def too_slow(timeout: float) -> RequestTimeout:
+    return RequestTimeout(
+        f"The request body did not arrive within {timeout:g} seconds, the body_timeout option."
+    )
 
 
 def too_large(limit: int) -> PayloadTooLarge:

@@ -7,6 +7,7 @@ PorchError                    base: catch this to catch everything porch raises
 │   ├── BadRequest            400: a body that does not parse (malformed JSON, ...)
 │   ├── Forbidden             403: a missing or wrong CSRF token
 │   ├── PayloadTooLarge       413: a body larger than the body_limit option
+│   ├── RequestTimeout        408: a body slower than the body_timeout option
 │   └── HeadersTooLarge       431: request headers larger than security.header_limit
 ├── SessionError              the session was used in a way porch cannot honour
 │   ├── UnserializableValue   names the session key whose value is not JSON
@@ -62,6 +63,16 @@ class PayloadTooLarge(HTTPError):
 
     code = "http.payload_too_large"
     status = 413
+
+
+class RequestTimeout(HTTPError):
+    """The request body did not arrive within the ``body_timeout`` option (a slow client).
+
+    The reply closes the connection: the rest of a body that slow is not worth waiting for.
+    """
+
+    code = "http.request_timeout"
+    status = 408
 
 
 class HeadersTooLarge(HTTPError):

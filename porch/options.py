@@ -152,6 +152,13 @@ class Options(ReadOnly):
     body_limit: int
     session: SessionOptions | None
     security: SecurityOptions
+    # Running (porch.serve): where to listen, on which server, the bounds on slow clients.
+    host: str = "127.0.0.1"
+    server: str = "granian"
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    keep_alive: float = 5.0
+    max_concurrency: int = 1000
     health: str | None = None
     metrics: str | None = None
 
@@ -182,6 +189,12 @@ TOP_LEVEL = (
     Option("domain", domain_name, None, "DOMAIN"),
     Option("trust_proxy", trust, False, "TRUST_PROXY"),
     Option("body_limit", size, 1024 * 1024, "BODY_LIMIT"),
+    Option("host", text, "127.0.0.1", "HOST"),
+    Option("server", choice("granian", "uvicorn"), "granian", "SERVER"),
+    Option("header_timeout", number(0), 10.0, "HEADER_TIMEOUT"),
+    Option("body_timeout", number(0), 60.0, "BODY_TIMEOUT"),
+    Option("keep_alive", number(0), 5.0, "KEEP_ALIVE"),
+    Option("max_concurrency", integer(1), 1000, "MAX_CONCURRENCY"),
     Option("health", endpoint_or_off("/health"), None, "HEALTH"),
     Option("metrics", endpoint_or_off("/metrics"), None, "METRICS"),
 )

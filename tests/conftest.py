@@ -31,11 +31,20 @@ PORCH_NAMES = frozenset(
         "REDIS_URL",
         "FAVICON",
         "DOMAIN",
+        "HOST",
+        "SERVER",
+        "HEADER_TIMEOUT",
+        "BODY_TIMEOUT",
+        "KEEP_ALIVE",
+        "MAX_CONCURRENCY",
+        "PORCH_OWNS_ACCESS_LOG",
+        "PORCH_HEADER_TIMEOUT",
         "HEALTH",
         "METRICS",
         "PROMETHEUS_MULTIPROC_DIR",
     }
 )
+SERVERS = ("granian", "uvicorn")
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +62,18 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield tmp_path
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(params=SERVERS)
+def each_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per server: ``SERVER`` is what run(), app.run() and porch serve start.
+
+    A module that holds porch's HTTP-level promises says
+    ``pytestmark = pytest.mark.usefixtures("each_server")``: each promise holds on both.
+    """
+    name: str = request.param
+    monkeypatch.setenv("SERVER", name)
+    return name
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from porch import ConfigError, get, run, server
 from porch.context import Context
 from porch.session.stores import MemoryStore
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 
 class LifespanStore(MemoryStore):
     def __init__(self) -> None:

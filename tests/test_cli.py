@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 else:  # pytest puts tests/ on sys.path
     from serve_process import free_port, serving
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 COUNTER = """
 from porch import get, server
 

@@ -7,11 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from porch import get, post, put, run, server
 from porch.context import Context
+
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
 NO_CSRF = {"csrf": False}
 FORWARDED = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}

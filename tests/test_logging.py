@@ -17,6 +17,8 @@ from porch import error, get, run
 from porch.context import Context
 from porch.logs import TurnBatchingHandler, log_access, only_handler
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 if TYPE_CHECKING:
     from tests.serve_process import serving
 else:  # pytest puts tests/ on sys.path
@@ -122,6 +124,7 @@ def batching_logger(name: str) -> tuple[logging.Logger, io.StringIO]:
     parent = logging.getLogger(name)
     parent.setLevel(logging.INFO)
     parent.propagate = False  # as if the root logger had no handler (pytest gives it one)
+    parent.handlers.clear()  # a test run again (once per server) starts from one handler
     handler = TurnBatchingHandler()
     stream = io.StringIO()
     handler.setStream(stream)

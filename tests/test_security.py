@@ -10,6 +10,8 @@ from porch.context import Context
 from porch.router import RouteMaker
 from porch.testing import AsyncApi
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 
 @get("/form")
 def form(ctx: Context) -> dict[str, str]:

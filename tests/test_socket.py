@@ -27,6 +27,8 @@ from porch import get, run, server, socket
 from porch.socket import SocketContext, SocketHandler, channel_for, manager_url
 from porch.testing.server import AsyncApi
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 if TYPE_CHECKING:
     from tests.redis_server import RedisServer, ask, free_loopback_port, start_redis
     from tests.serve_process import wait_until_answering

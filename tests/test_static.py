@@ -11,6 +11,8 @@ from porch import get, run, static
 from porch.context import Context
 from porch.static import PublicFolder
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 
 @get("/api/users")
 def users(ctx: Context) -> dict[str, list[str]]:

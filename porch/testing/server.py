@@ -15,13 +15,9 @@ await api.post('/transfer', csrf=True)    # sends this browser's CSRF token
 
 from __future__ import annotations
 
-import asyncio
 import http.cookiejar
 import inspect
 import ipaddress
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -29,13 +25,14 @@ from typing import Any, Generic, TypeVar, overload
 
 import httpx
 import orjson
-import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..app import App, server
+from ..app import App
+from ..app import server as build
 from ..context import Context
 from ..security import csrf_token
+from .servers import Runner, StartupWatch, runner_for
 
 T = TypeVar("T")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
@@ -250,81 +247,41 @@ class SyncApi(Api[httpx.Client]):
         return self.request("HEAD", url, **kwargs)
 
 
-def listen_on_loopback() -> socket.socket:
-    """A listening socket on a free port; the server is handed the socket, so no port race."""
-    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only for sockets
-    # that say they are TCP, and with Nagle on each response waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
-class AppDidNotStart(Exception):
-    """uvicorn reports a failed start-up with sys.exit(), which must not escape a task."""
-
-
-async def serve_in_task(uvicorn_server: uvicorn.Server, sock: socket.socket) -> None:
-    try:
-        await uvicorn_server.serve(sockets=[sock])
-    except SystemExit as exc:
-        raise AppDidNotStart(f"uvicorn exited with status {exc.code}") from None
-
-
 class run:
     """Start the app (or the middleware and options for ``server()``) on a free port.
 
     Takes the same arguments as ``server()``, or one app that ``server()``
-    built. The server is real (uvicorn), so a test sees exactly what a browser
+    built, and ``server='granian'`` or ``'uvicorn'``: the server to start,
+    by default the app's ``server`` option (``SERVER``, else Granian, as in
+    production). The server is real, so a test sees exactly what a browser
     would; it stops, with its port and threads, when the block ends.
     """
 
     def __init__(self, *middleware: Any, **options: Any) -> None:
+        server: str | None = options.pop("server", None)  # run()'s own: which server to start
         if len(middleware) == 1 and isinstance(middleware[0], App) and not options:
             self.app = middleware[0]
         else:
             options.setdefault("env", "test")
-            self.app = server(*middleware, **options)
-        self.app.started_by_porch = True  # uvicorn's access log is off here for porch's own
-        self._server: uvicorn.Server | None = None
-        self._socket: socket.socket | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._thread: threading.Thread | None = None
+            self.app = build(*middleware, **options)
+        self.app.started_by_porch = True  # the server's access log is off here for porch's own
+        self.server = self.app.options.server if server is None else server
+        self._runner: Runner | None = None
         self._async_api: AsyncApi | None = None
         self._sync_api: SyncApi | None = None
 
-    def _prepare(self) -> tuple[uvicorn.Server, socket.socket, str]:
-        sock = listen_on_loopback()
-        config = uvicorn.Config(
-            with_csrf_probe(self.app),
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-        )
-        self._server, self._socket = uvicorn.Server(config), sock
-        host, port = sock.getsockname()[:2]
-        return self._server, sock, f"http://{host}:{port}"
-
-    def _release(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._socket = self._task = self._thread = None
+    def _prepare(self) -> Runner:
+        watch = StartupWatch(with_csrf_probe(self.app))
+        self._runner = runner_for(self.server, self.app, watch, watch)
+        return self._runner
 
     # --- async form ---
 
     async def __aenter__(self) -> AsyncApi:
-        uvicorn_server, sock, url = self._prepare()
-        self._task = asyncio.create_task(serve_in_task(uvicorn_server, sock))
-        deadline = time.monotonic() + START_TIMEOUT
-        while not uvicorn_server.started:
-            if self._task.done() or time.monotonic() > deadline:
-                await self._stop_task()
-                raise RuntimeError("the porch app did not start; see the log above for why.")
-            await asyncio.sleep(POLL)
-        client = httpx.AsyncClient(base_url=url, follow_redirects=False)
-        self._async_api = AsyncApi(client, url)
+        runner = self._prepare()
+        await runner.start()
+        client = httpx.AsyncClient(base_url=runner.url, follow_redirects=False)
+        self._async_api = AsyncApi(client, runner.url)
         return self._async_api
 
     async def __aexit__(
@@ -333,19 +290,9 @@ class run:
         if self._async_api is not None:
             await self._async_api.client.aclose()
             self._async_api = None
-        await self._stop_task()
-
-    async def _stop_task(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        task = self._task
-        try:
-            if task is not None:
-                await task
-        except AppDidNotStart:
-            pass  # the caller reports it
-        finally:
-            self._release()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.stop()
 
     @overload
     async def alive(self, check: Callable[[AsyncApi], Awaitable[T]]) -> T: ...
@@ -383,18 +330,11 @@ class run:
     # --- sync form: the server runs on its own loop in a thread ---
 
     def __enter__(self) -> SyncApi:
-        uvicorn_server, sock, url = self._prepare()
-        self._thread = threading.Thread(
-            target=uvicorn_server.run, kwargs={"sockets": [sock]}, name="porch-run", daemon=True
+        runner = self._prepare()
+        runner.start_in_thread()
+        self._sync_api = SyncApi(
+            httpx.Client(base_url=runner.url, follow_redirects=False), runner.url
         )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not uvicorn_server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._stop_thread()
-                raise RuntimeError("the porch app did not start; see the log above for why.")
-            time.sleep(POLL)
-        self._sync_api = SyncApi(httpx.Client(base_url=url, follow_redirects=False), url)
         return self._sync_api
 
     def __exit__(
@@ -403,13 +343,6 @@ class run:
         if self._sync_api is not None:
             self._sync_api.client.close()
             self._sync_api = None
-        self._stop_thread()
-
-    def _stop_thread(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        try:
-            if self._thread is not None:
-                self._thread.join()
-        finally:
-            self._release()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            runner.stop_thread()

@@ -9,6 +9,8 @@ import pytest
 from porch import ConfigError, get, run, server
 from porch.context import Context
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "s" * 40
 HTTPS = {"x-forwarded-proto": "https"}
 

@@ -14,6 +14,8 @@ from porch.session.encryption import EncryptedStore
 from porch.session.stores import USER, MemoryStore
 from porch.testing import AsyncApi, OptionalStoreSuite, StoreSuite
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "s" * 40
 
 

@@ -33,6 +33,8 @@ else:
     from redis_server import RedisServer, start_redis
     from serve_process import serving
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "production-secret-" + "x" * 30
 
 COUNTER_APP = """
@@ -338,12 +340,13 @@ def porch_sessions(action: str, env: dict[str, str]) -> str:
 
 
 def test_sessions_count_and_purge_on_the_configured_store(
-    isolated_environment: Path, redis_server: RedisServer
+    isolated_environment: Path, redis_server: RedisServer, each_server: str
 ) -> None:
     (isolated_environment / "app.py").write_text(COUNTER_APP)
+    database = 3 if each_server == "granian" else 4  # a db of its own, for each run
     for env in (
         {"SESSION_STORE": "sqlite:///sessions.db"},
-        {"REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/3"},  # a db of its own
+        {"REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/{database}"},
     ):
         full_env = {**os.environ, "SECRET": SECRET, **env}
         with serving("app:app", env=env | {"SECRET": SECRET}) as url:

@@ -18,6 +18,8 @@ from porch.session.cookie import Signer
 from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 SECRET = "s" * 40
 
 

@@ -15,6 +15,8 @@ from porch.context import Context
 from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi, SyncApi
 
+pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
+
 
 @get("/")
 def counter(ctx: Context) -> dict[str, int]:
