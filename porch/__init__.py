@@ -15,10 +15,19 @@ app = server(counter)
 import typing
 
 from .app import App, server
+from .context import Context
 from .errors import (
+    BadRequest,
     ConfigError,
+    CorruptSession,
+    Forbidden,
+    HeadersTooLarge,
+    HTTPError,
+    PayloadTooLarge,
     PorchError,
+    RequestTimeout,
     SessionError,
+    SessionTooLarge,
     StoreError,
     StoreUnavailable,
     UnserializableValue,
@@ -36,7 +45,7 @@ from .reply import (
     status,
 )
 from .router import delete, error, get, head, patch, post, put, sub
-from .socket import socket
+from .socket import SocketContext, socket
 
 if typing.TYPE_CHECKING:
     from .testing import run
@@ -60,9 +69,19 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "App",
+    "BadRequest",
     "ConfigError",
+    "Context",
+    "CorruptSession",
+    "Forbidden",
+    "HTTPError",
+    "HeadersTooLarge",
+    "PayloadTooLarge",
     "PorchError",
+    "RequestTimeout",
     "SessionError",
+    "SessionTooLarge",
+    "SocketContext",
     "StoreError",
     "StoreUnavailable",
     "UnserializableValue",

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect
@@ -43,6 +43,8 @@ from .static import PublicFolder
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+    from .option_types import ServerOptions
 
 COMPRESS_MIN_SIZE = 1024
 # A day: browsers ask for the favicon on every page, and a changed one still shows by tomorrow.
@@ -398,7 +400,7 @@ def without_body(send: Send) -> Send:
     return send_headers_only
 
 
-def server(*middleware: Any, **options: Any) -> App:
+def server(*middleware: Any, **options: Unpack[ServerOptions]) -> App:
     """Build an app from middleware and options: ``app = server(counter, port=8080)``.
 
     Options come from the environment (and ``.env``) first, then these

@@ -1,4 +1,4 @@
-"""Every exception porch raises, in one hierarchy.
+"""Every exception porch raises, in one hierarchy, each importable from ``porch``.
 
 ```
 PorchError                    base: catch this to catch everything porch raises

@@ -13,10 +13,11 @@ from starlette.requests import Request
 
 from porch import get, post, put, run, server
 from porch.context import Context
+from porch.option_types import SecuritySettings
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
-NO_CSRF = {"csrf": False}
+NO_CSRF: SecuritySettings = {"csrf": False}
 FORWARDED = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
 
 

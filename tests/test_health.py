@@ -192,7 +192,7 @@ async def test_readiness_without_sessions_is_liveness() -> None:
 
 
 @pytest.mark.parametrize("value", ["health", "/", "/a b", "/health?x=1", 3, ["/health"]])
-def test_a_bad_health_path_stops_start_up(value: object) -> None:
+def test_a_bad_health_path_stops_start_up(value: Any) -> None:  # Any: wrong types too
     with pytest.raises(ConfigError, match=r"^option 'health' is .*; accepted: a path such as"):
         server(plain, health=value)
 

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 import pytest
@@ -88,7 +88,7 @@ async def test_ctx_log_writes_on_the_porch_app_logger(caplog: pytest.LogCaptureF
 
 @pytest.mark.parametrize("level", ["warning", "error"])
 async def test_the_log_option_above_info_silences_access_lines(
-    level: str, caplog: pytest.LogCaptureFixture
+    level: Literal["warning", "error"], caplog: pytest.LogCaptureFixture
 ) -> None:
     async with run(hello, log=level) as api:
         await api.get("/hello")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+from pathlib import Path
+
 import porch
+import porch.errors
 import porch.reply
 import porch.testing
+from porch.context import Context
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # DESIGN.md §1.2: the reply helpers, importable from porch and from porch.reply.
 REPLIES = (
@@ -32,11 +40,20 @@ CONTRACT = {
     "run",
     *REPLIES,
     "socket",
+    "Context",
+    "SocketContext",
     "ConfigError",
     "PorchError",
     "SessionError",
     "StoreError",
 }
+# Every exception class porch.errors defines: what a handler or a test may catch by type.
+ERRORS = {
+    name
+    for name, value in vars(porch.errors).items()
+    if inspect.isclass(value) and issubclass(value, porch.errors.PorchError)
+}
+TREE_LINE = re.compile(r"^\s*(?:[│ ]*[├└]── )?(?P<name>[A-Z]\w+)\s{2,}", re.MULTILINE)
 
 
 def test_every_contract_name_imports_from_porch() -> None:
@@ -68,3 +85,23 @@ def test_replies_are_also_in_porch_reply() -> None:
 def test_testing_exports_run_and_the_store_suite() -> None:
     assert porch.testing.run is porch.run
     assert isinstance(porch.testing.StoreSuite, type)
+
+
+def test_every_error_and_the_context_import_from_porch() -> None:
+    """A handler annotates ``ctx: Context``; a test catches ``porch.BadRequest``."""
+    assert porch.Context is Context
+    assert {
+        name for name in ERRORS if getattr(porch, name, None) is getattr(porch.errors, name)
+    } == (ERRORS)
+
+
+def tree(text: str) -> set[str]:
+    """The class names of the error tree: the fenced block that starts at ``PorchError``."""
+    block = re.search(r"```\n\s*(PorchError .*?)```", text, re.DOTALL)
+    assert block is not None, "no error tree"
+    return set(TREE_LINE.findall(block.group(1)))
+
+
+def test_the_error_tree_in_the_docstring_and_the_docs_lists_every_error() -> None:
+    assert tree(porch.errors.__doc__ or "") == ERRORS
+    assert tree((ROOT / "docs" / "router.md").read_text(encoding="utf-8")) == ERRORS

@@ -26,8 +26,9 @@ from porch import (
     sub,
 )
 from porch.context import Context
+from porch.option_types import SecuritySettings
 
-NO_CSRF = {"csrf": False}
+NO_CSRF: SecuritySettings = {"csrf": False}
 PRODUCTION_SECRET = "a-production-secret-that-is-long-enough-0123456789"
 
 

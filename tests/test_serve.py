@@ -24,6 +24,7 @@ from porch import get, post, run, server
 from porch.cli import GITIGNORE, main
 from porch.context import Context
 from porch.errors import ConfigError
+from porch.option_types import SecuritySettings
 from porch.serve import settings_for
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ else:
     from serve_process import free_port, serving, wait_until_answering
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
-OFF = {"csrf": False}
+OFF: SecuritySettings = {"csrf": False}
 
 
 @get("/")
@@ -174,7 +175,7 @@ def test_a_bad_server_fails_at_start_up_naming_the_option_and_the_choices(
     monkeypatch.delenv("SERVER")  # the variable beats the argument
     accepted = "accepted: granian, uvicorn"
     with pytest.raises(ConfigError, match=rf"option 'server' is 'nginx'; {accepted}"):
-        server(home, server="nginx")
+        server(home, server="nginx")  # type: ignore[arg-type]  # the wrong value is the point
     monkeypatch.setenv("SERVER", "gunicorn")
     with pytest.raises(ConfigError, match=rf"SERVER .* is 'gunicorn'; {accepted}"):
         server(home)

@@ -24,6 +24,7 @@ import pytest
 import socketio
 
 from porch import get, run, server, socket
+from porch.option_types import ServerOptions
 from porch.socket import SocketContext, SocketHandler, channel_for, manager_url
 from porch.testing.server import AsyncApi
 
@@ -37,7 +38,7 @@ else:
     from serve_process import wait_until_answering
 
 TIMEOUT = 10.0
-NO_CSRF = {"security": {"csrf": False}}
+NO_CSRF: ServerOptions = {"security": {"csrf": False}}
 
 
 @asynccontextmanager
@@ -438,7 +439,7 @@ async def test_with_a_redis_store_broadcasts_go_through_redis_and_close_cleanly(
     redis: RedisServer,
 ) -> None:
     """In one process too, and twice with the same app: close() stops the listener."""
-    app = server(APP, session={"store": redis.url}, env="test", **NO_CSRF)
+    app = server(APP, session={"store": redis.url}, env="test", security={"csrf": False})
     assert app.sockets is not None
     assert app.sockets.manager_url == redis.url
     for _ in range(2):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from porch import get, post, redirect, render, server, socket
+from porch import Context, SocketContext, get, post, redirect, render, server, socket
 
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE / "public" / "socket.io.min.js"
@@ -40,7 +40,7 @@ def fetch_client() -> None:
 
 
 @get("/")
-def index(ctx: Any) -> Any:
+def index(ctx: Context) -> Any:
     name = ctx.session.get("name")
     if name is None:
         return render("join.html", flashes=ctx.session.flashes())
@@ -48,7 +48,7 @@ def index(ctx: Any) -> Any:
 
 
 @post("/join")
-def join(ctx: Any) -> Any:
+def join(ctx: Context) -> Any:
     name = " ".join(str((ctx.data or {}).get("name", "")).split())[:MAX_NAME]
     if not name:
         ctx.session.flash("Pick a name to chat with.")
@@ -60,13 +60,13 @@ def join(ctx: Any) -> Any:
 
 
 @post("/leave")
-def leave(ctx: Any) -> Any:
+def leave(ctx: Context) -> Any:
     ctx.session.destroy()
     return redirect(303, "/")
 
 
 @socket("connect")
-async def arrive(ctx: Any) -> Any:
+async def arrive(ctx: SocketContext) -> Any:
     name = ctx.session.get("name")
     if name is None:  # no session, or it ended: pick a name first
         return False  # refuses the connection
@@ -75,7 +75,7 @@ async def arrive(ctx: Any) -> Any:
 
 
 @socket("message")
-async def message(ctx: Any) -> Any:
+async def message(ctx: SocketContext) -> Any:
     text = ctx.data.strip()[:MAX_TEXT] if isinstance(ctx.data, str) else ""
     name = ctx.session.get("name")
     if not text or name is None:
@@ -86,7 +86,7 @@ async def message(ctx: Any) -> Any:
 
 
 @socket("disconnect")
-async def part(ctx: Any) -> None:
+async def part(ctx: SocketContext) -> None:
     name = ctx.session.get("name")
     if name is not None:
         await ctx.io.emit("notice", f"{name} left")

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from porch import get, post, redirect, render, server
+from porch import Context, get, post, redirect, render, server
 
 HERE = Path(__file__).resolve().parent
 USERS_DB = Path(os.environ.get("USERS_DB") or HERE / "users.db")
@@ -105,17 +105,17 @@ def find_user(name: str, password: str) -> int | None:
 # --- pages ---
 
 
-def page(ctx: Any, template: str, **local: Any) -> Any:
+def page(ctx: Context, template: str, **local: Any) -> Any:
     """Render with the flash messages queued for this visitor (shown once, then gone)."""
     return render(template, flashes=ctx.session.flashes(), **local)
 
 
-def field(ctx: Any, name: str) -> str:
+def field(ctx: Context, name: str) -> str:
     value = ctx.data.get(name, "") if isinstance(ctx.data, dict) else ""
     return value.strip() if isinstance(value, str) else ""
 
 
-def signed_in(ctx: Any) -> Any:
+def signed_in(ctx: Context) -> Any:
     """Middleware for protected pages: a visitor without a user goes to the login form."""
     if ctx.session.user is None:
         ctx.session.flash("Please log in to see that page.", "error")
@@ -124,19 +124,19 @@ def signed_in(ctx: Any) -> Any:
 
 
 @get("/")
-def home(ctx: Any) -> Any:
+def home(ctx: Context) -> Any:
     if ctx.session.user is not None:
         return redirect("/account")
     return page(ctx, "home.html")
 
 
 @get("/signup")
-def signup_form(ctx: Any) -> Any:
+def signup_form(ctx: Context) -> Any:
     return page(ctx, "signup.html", name="")
 
 
 @post("/signup")
-def signup(ctx: Any) -> Any:
+def signup(ctx: Context) -> Any:
     name, password = field(ctx, "name").lower(), field(ctx, "password")
     if not NAME.fullmatch(name):
         ctx.session.flash("Pick a name of 3 to 32 letters, digits or _.", "error")
@@ -151,12 +151,12 @@ def signup(ctx: Any) -> Any:
 
 
 @get("/login")
-def login_form(ctx: Any) -> Any:
+def login_form(ctx: Context) -> Any:
     return page(ctx, "login.html", name="")
 
 
 @post("/login")
-def login(ctx: Any) -> Any:
+def login(ctx: Context) -> Any:
     name, password = field(ctx, "name").lower(), field(ctx, "password")
     user_id = find_user(name, password)
     if user_id is None:
@@ -165,7 +165,7 @@ def login(ctx: Any) -> Any:
     return log_in(ctx, user_id, name, f"Welcome back, {name}.")
 
 
-def log_in(ctx: Any, user_id: int, name: str, greeting: str) -> Any:
+def log_in(ctx: Context, user_id: int, name: str, greeting: str) -> Any:
     ctx.session.regenerate()  # the id from before login stops working
     ctx.session.user = user_id
     ctx.session["name"] = name
@@ -174,7 +174,8 @@ def log_in(ctx: Any, user_id: int, name: str, greeting: str) -> Any:
     return redirect(303, "/account")  # 303: the browser follows with a GET
 
 
-async def show_account(ctx: Any) -> Any:
+async def show_account(ctx: Context) -> Any:
+    assert ctx.store is not None  # None only in an app built with session=False
     devices = await ctx.store.sessions_of(ctx.session.user)
     return page(
         ctx,
@@ -195,13 +196,14 @@ account = get("/account", signed_in, show_account)  # signed_in runs first, and 
 
 
 @post("/logout")
-def logout(ctx: Any) -> Any:
+def logout(ctx: Context) -> Any:
     ctx.session.destroy()
     ctx.session.flash("You are logged out.", "success")  # lands in a fresh session
     return redirect(303, "/login")
 
 
-async def end_all_sessions(ctx: Any) -> Any:
+async def end_all_sessions(ctx: Context) -> Any:
+    assert ctx.store is not None  # None only in an app built with session=False
     ended = await ctx.store.destroy_user(ctx.session.user)  # every device, this one too
     ctx.session.destroy()
     ctx.session.flash(f"Logged out on {ended} device{'s' if ended != 1 else ''}.", "success")

@@ -15,28 +15,28 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from porch import get, post, redirect, render, server
+from porch import Context, get, post, redirect, render, server
 
 HERE = Path(__file__).resolve().parent
 MAX_TEXT = 200
 MAX_ITEMS = 100  # a session is for small things; porch caps its size (64 KiB by default)
 
 
-def todos(ctx: Any) -> list[dict[str, Any]]:
+def todos(ctx: Context) -> list[dict[str, Any]]:
     """This browser's items (reading creates nothing; the form's CSRF token starts the session)."""
     items: list[dict[str, Any]] = ctx.session.get("todos", [])
     return items
 
 
 @get("/")
-def index(ctx: Any) -> Any:
+def index(ctx: Context) -> Any:
     items = todos(ctx)
     left = sum(1 for item in items if not item["done"])
     return render("index.html", todos=items, left=left, flashes=ctx.session.flashes())
 
 
 @post("/add")
-def add(ctx: Any) -> Any:
+def add(ctx: Context) -> Any:
     text = str((ctx.data or {}).get("text", "")).strip()[:MAX_TEXT]
     items = todos(ctx)
     if not text:
@@ -51,7 +51,7 @@ def add(ctx: Any) -> Any:
 
 
 @post("/toggle/:id")
-def toggle(ctx: Any) -> Any:
+def toggle(ctx: Context) -> Any:
     ctx.session["todos"] = [
         {**item, "done": not item["done"]} if item["id"] == ctx.params["id"] else item
         for item in todos(ctx)
@@ -60,13 +60,13 @@ def toggle(ctx: Any) -> Any:
 
 
 @post("/remove/:id")
-def remove(ctx: Any) -> Any:
+def remove(ctx: Context) -> Any:
     ctx.session["todos"] = [item for item in todos(ctx) if item["id"] != ctx.params["id"]]
     return redirect(303, "/")
 
 
 @post("/clear")
-def clear(ctx: Any) -> Any:
+def clear(ctx: Context) -> Any:
     done = [item for item in todos(ctx) if item["done"]]
     ctx.session["todos"] = [item for item in todos(ctx) if not item["done"]]
     if done:

@@ -21,7 +21,7 @@ import ipaddress
 import urllib.request
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
 import httpx
 import orjson
@@ -33,6 +33,9 @@ from ..app import server as build
 from ..context import Context
 from ..security import csrf_token
 from .servers import Runner, StartupWatch, runner_for
+
+if TYPE_CHECKING:
+    from ..option_types import ServerOptions
 
 T = TypeVar("T")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
@@ -257,7 +260,7 @@ class run:
     would; it stops, with its port and threads, when the block ends.
     """
 
-    def __init__(self, *middleware: Any, **options: Any) -> None:
+    def __init__(self, *middleware: Any, **options: Unpack[ServerOptions]) -> None:
         server: str | None = options.pop("server", None)  # run()'s own: which server to start
         if len(middleware) == 1 and isinstance(middleware[0], App) and not options:
             self.app = middleware[0]

@@ -8,6 +8,7 @@ import pytest
 
 from porch import ConfigError, get, run, server
 from porch.context import Context
+from porch.option_types import CookieSettings
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -92,7 +93,7 @@ async def test_the_default_cookie_name_is_session_and_host_prefix_is_opt_in(
      {"host_prefix": True, "secure": False}],
 )  # fmt: skip
 def test_host_prefix_with_a_domain_a_path_or_no_secure_fails_at_start_up(
-    cookie: dict[str, Any],
+    cookie: CookieSettings,
 ) -> None:
     with pytest.raises(ConfigError, match="host_prefix"):
         server(login, session={"cookie": cookie})

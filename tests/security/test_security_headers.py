@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from porch import ConfigError, get, header, run, server
 from porch.context import Context
+from porch.option_types import SecuritySettings, ServerOptions
 from porch.security.headers import CONSERVATIVE_CSP
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
@@ -72,7 +74,7 @@ async def test_a_header_the_handler_set_is_never_overwritten() -> None:
 async def test_each_header_turns_off_by_option_and_by_environment(
     option: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with run(home, security={option: False}) as api:
+    async with run(home, security=cast("SecuritySettings", {option: False})) as api:
         response = await api.get("/")
         assert name not in response.headers
         assert len([key for key in DEFAULTS if key in response.headers]) == len(DEFAULTS) - 1
@@ -82,7 +84,11 @@ async def test_each_header_turns_off_by_option_and_by_environment(
 
 
 async def test_header_values_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    options = {"frame_options": "deny", "referrer_policy": "no-referrer", "csp": True}
+    options: SecuritySettings = {
+        "frame_options": "deny",
+        "referrer_policy": "no-referrer",
+        "csp": True,
+    }
     async with run(home, security=options) as api:
         response = await api.get("/")
         assert response.headers["x-frame-options"] == "DENY"
@@ -111,8 +117,8 @@ async def test_hsts_only_in_production_over_https() -> None:
 
 async def test_hsts_is_configurable_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     forwarded = {"x-forwarded-proto": "https"}
-    common = {"env": "production", "secret": SECRET, "trust_proxy": True}
-    async with run(home, security={"hsts": 600}, **common) as api:
+    common: ServerOptions = {"env": "production", "secret": SECRET, "trust_proxy": True}
+    async with run(home, {"security": {"hsts": 600}}, **common) as api:
         assert (await api.get("/", headers=forwarded)).headers[
             "strict-transport-security"
         ] == "max-age=600"
@@ -141,7 +147,8 @@ async def test_hsts_is_configurable_and_can_be_turned_off(monkeypatch: pytest.Mo
     ],
 )
 def test_a_bad_value_fails_at_start_up_naming_the_option(
-    security: dict[str, object], named: str
+    security: Any,
+    named: str,  # Any: a wrong type is the point
 ) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")) as caught:
         server(home, security=security)

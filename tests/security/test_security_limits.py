@@ -13,10 +13,11 @@ import pytest
 
 from porch import get, post, run
 from porch.context import Context, group
+from porch.option_types import SecuritySettings
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
-OFF = {"csrf": False}
+OFF: SecuritySettings = {"csrf": False}
 
 
 @post("/echo")

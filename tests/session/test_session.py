@@ -14,6 +14,7 @@ import pytest
 from porch import get, post, run, status
 from porch.context import Context
 from porch.errors import CorruptSession
+from porch.option_types import SessionSettings
 from porch.session.cookie import Signer
 from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi
@@ -361,7 +362,7 @@ async def test_idle_sessions_expire_server_side() -> None:
 
 
 async def test_absolute_lifetime_ends_even_an_active_session() -> None:
-    options = {"max_age": 1, "absolute_max_age": 2}
+    options: SessionSettings = {"max_age": 1, "absolute_max_age": 2}
     async with run(counter, session=options) as api:
         seen = [(await api.get("/")).body["views"]]
         deadline = time.monotonic() + 6

@@ -32,7 +32,6 @@ from porch.session.stores.sqlite import SQLiteStore
 from porch.session.values import INT_MAX, INT_MIN, MAX_DEPTH, check_value, is_json, json_problem
 from porch.socket import SocketContext
 
-NO_CSRF = {"security": {"csrf": False}}
 TIMEOUT = 10.0
 
 
@@ -352,7 +351,7 @@ async def test_a_socket_event_cannot_store_what_http_could_not(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = [start, read, remember_tuple, append_uuid, remember]
-    async with run(app, session={"store": store}, **NO_CSRF) as api:
+    async with run(app, session={"store": store}, security={"csrf": False}) as api:
         await api.get("/start")
         before = (await api.get("/read")).body
         client = socketio.AsyncClient()
