@@ -9,6 +9,7 @@ from pathlib import Path
 import porch
 import porch.errors
 import porch.reply
+import porch.session.stores
 import porch.testing
 from porch.context import Context
 
@@ -105,3 +106,55 @@ def tree(text: str) -> set[str]:
 def test_the_error_tree_in_the_docstring_and_the_docs_lists_every_error() -> None:
     assert tree(porch.errors.__doc__ or "") == ERRORS
     assert tree((ROOT / "docs" / "router.md").read_text(encoding="utf-8")) == ERRORS
+
+
+STORE_KIT = {"encode_changes", "decode_value", "decode_fields", "user_key", "CREATED", "SEEN"}
+STORE_KIT |= {"USER", "SessionInfo", "Store"}
+STORES_PAGE = ROOT / "docs" / "stores.md"
+
+
+def test_the_store_authors_kit_imports_from_porch_session_stores() -> None:
+    """docs/stores.md tells a custom store to import these; none is a private path."""
+    assert set(porch.session.stores.__all__) >= STORE_KIT
+    page = STORES_PAGE.read_text(encoding="utf-8")
+    imported = re.findall(
+        r"from (porch\.session\.stores[\w.]*) import \(?([^)\n]+(?:\n[^)]+)?)", page
+    )
+    for module, names in imported:
+        if module == "porch.session.stores":
+            assert set(re.findall(r"\w+", names)) <= set(porch.session.stores.__all__)
+    assert [module for module, _ in imported if module == "porch.session.stores.base"] == []
+
+
+def tiers_in_docstring() -> dict[str, set[str]]:
+    lines = re.findall(
+        r"^\s*(Required|Lifespan|Overridable|Optional):(.*?)(?=\n\s*\n|\n\s*[A-Z]\w+:)",
+        porch.session.stores.Store.__doc__ or "",
+        re.MULTILINE | re.DOTALL,
+    )
+    # The names come before the first ';' or '(': what follows explains the tier.
+    return {tier: set(re.findall(r"``(\w+)``", re.split(r"[;(]", text)[0])) for tier, text in lines}
+
+
+def tiers_in_docs() -> dict[str, set[str]]:
+    tiers: dict[str, set[str]] = {}
+    for tier, methods in re.findall(
+        r"^\| (\w+) \| (`[^|]+) \|", STORES_PAGE.read_text(encoding="utf-8"), re.MULTILINE
+    ):
+        if tier in {"Required", "Lifespan", "Overridable", "Optional"}:
+            tiers.setdefault(tier, set()).update(re.findall(r"`(\w+)\(", methods))
+    return tiers
+
+
+def test_every_store_method_is_in_one_tier_in_the_docstring_and_the_docs() -> None:
+    """Required, Lifespan, Overridable (``regenerate``: a working default), Optional."""
+    methods = {
+        name
+        for name, value in vars(porch.session.stores.Store).items()
+        if callable(value) and not name.startswith("_")
+    }
+    for tiers in (tiers_in_docstring(), tiers_in_docs()):
+        assert set(tiers) == {"Required", "Lifespan", "Overridable", "Optional"}
+        listed = [method for names in tiers.values() for method in names]
+        assert sorted(listed) == sorted(methods)
+    assert tiers_in_docstring() == tiers_in_docs()

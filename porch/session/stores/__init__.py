@@ -1,5 +1,9 @@
 """Session stores: the contract (``Store``) and the built-in backends.
 
+A custom store subclasses ``Store`` and imports its helpers from here
+(``encode_changes``, ``decode_value``, ``decode_fields``, ``user_key`` and the
+``$`` field names); docs/stores.md is the contract.
+
 A store URL picks a backend by its scheme; each backend lives in its own module
 and is imported only when used, so ``redis`` stays an optional dependency.
 """
@@ -10,7 +14,17 @@ from importlib import import_module
 from typing import Any
 
 from ...errors import ConfigError
-from .base import CREATED, SEEN, USER, SessionInfo, Store
+from .base import (
+    CREATED,
+    SEEN,
+    USER,
+    SessionInfo,
+    Store,
+    decode_fields,
+    decode_value,
+    encode_changes,
+    user_key,
+)
 from .memory import MemoryStore
 
 # scheme -> (module, factory name); the factory is called as factory(url, **settings)
@@ -71,6 +85,10 @@ __all__ = [
     "MemoryStore",
     "SessionInfo",
     "Store",
+    "decode_fields",
+    "decode_value",
+    "encode_changes",
     "innermost",
     "store_from_url",
+    "user_key",
 ]

@@ -88,8 +88,16 @@ class Store(ABC):
 
     Required: ``load``, ``save``, ``touch``, ``destroy``.
     Lifespan: ``open``, ``close`` (the app calls them at start-up and shutdown).
+    Overridable: ``regenerate`` works as it is (save the new key, check the
+    old one is live, destroy it); a store that can do it in one atomic step
+    overrides it.
     Optional: ``count``, ``purge``, ``destroy_user``, ``sessions_of``; a store
     without one raises ``NotImplementedError`` naming itself and the method.
+
+    The helpers a store needs import from ``porch.session.stores``:
+    ``encode_changes`` and ``decode_value`` / ``decode_fields`` (JSON in and
+    out, naming the bad key), ``user_key`` (the form of a user id in a per-user
+    index), and the ``$`` field names ``CREATED``, ``SEEN``, ``USER``.
 
     What every store guarantees, and what ``porch.testing.StoreSuite`` checks:
 

@@ -11,8 +11,16 @@ from typing import Any
 
 import pytest
 
-from porch.session.stores import CREATED, SEEN, USER, SessionInfo, Store
-from porch.session.stores.base import decode_value, encode_changes, user_key
+from porch.session.stores import (
+    CREATED,
+    SEEN,
+    USER,
+    SessionInfo,
+    Store,
+    decode_value,
+    encode_changes,
+    user_key,
+)
 from porch.testing import OptionalStoreSuite, StoreSuite
 
 
