@@ -1,0 +1,172 @@
+"""The import graph of porch: every cycle among its modules, type-only imports included.
+
+An import cycle hides the layers from a reader (which module is the lower
+one?), and a type-only edge is still an edge a reader follows. The checker
+reads every module's imports with ``ast`` (those under ``if TYPE_CHECKING:``
+and inside functions too), so nothing needs importing, and finds the cycles as
+the strongly connected components of the graph.
+
+The cycles that exist today are listed in ``KNOWN``, and the test asserts the
+graph has exactly those: a new cycle fails it, and breaking one fails it too
+until the list shrinks, so the list only ever gets shorter.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "porch"
+
+# Each known cycle: the modules of one strongly connected component of the graph.
+KNOWN: list[set[str]] = [
+    {
+        "porch.app",
+        "porch.cli",
+        "porch.context",
+        "porch.converters",
+        "porch.debug_page",
+        "porch.health",
+        "porch.inline",
+        "porch.inline_check",
+        "porch.inline_rule",
+        "porch.listing",
+        "porch.logs",
+        "porch.logsafe",
+        "porch.metrics",
+        "porch.options",
+        "porch.origin",
+        "porch.reply",
+        "porch.router",
+        "porch.security",
+        "porch.security.csrf",
+        "porch.security.headers",
+        "porch.security.hosts",
+        "porch.security.requests",
+        "porch.serve",
+        "porch.serve.granian",
+        "porch.serve.uvicorn",
+        "porch.session",
+        "porch.socket",
+    },
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(name: str, path: Path, known: set[str]) -> Iterator[str]:
+    """The porch modules ``name`` imports, wherever the import statement stands.
+
+    ``from . import x`` names the module ``x`` when it is one, else the package;
+    ``from .a import b`` names ``a.b`` when that is a module, else ``a``.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name in known)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                if f"{source}.{alias.name}" in known:
+                    yield f"{source}.{alias.name}"
+                elif source in known:
+                    yield source
+
+
+def with_parents(target: str, known: set[str]) -> Iterator[str]:
+    """``porch.session.cookie`` runs ``porch/session/__init__.py`` first: that is an edge too.
+
+    The root package is left out: it is the public facade that imports the
+    others, and no module imports it.
+    """
+    parts = target.split(".")
+    for end in range(2, len(parts) + 1):
+        if ".".join(parts[:end]) in known:
+            yield ".".join(parts[:end])
+
+
+def graph() -> dict[str, set[str]]:
+    found = modules()
+    known = set(found)
+    return {
+        name: {
+            module
+            for target in imported(name, path, known)
+            for module in with_parents(target, known)
+            if module != name and not name.startswith(f"{module}.")
+        }
+        for name, path in found.items()
+    }
+
+
+def cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(edges[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def test_the_import_cycles_are_exactly_the_known_ones() -> None:
+    found = sorted(cycles(graph()), key=sorted)
+    assert found == sorted(KNOWN, key=sorted), "\n".join(
+        " <-> ".join(sorted(component)) for component in found
+    )
+
+
+def test_the_checker_sees_type_only_and_function_level_imports() -> None:
+    """One edge of each kind: under ``if TYPE_CHECKING:``, inside a function, at the top."""
+    edges = graph()
+    assert "porch.option_types" in edges["porch.app"]  # under `if TYPE_CHECKING:`
+    assert "porch.testing.server" in edges["porch"]  # inside __getattr__
+    assert "porch.session.stores" in edges["porch.options"]  # a plain top-level import
+
+
+def test_the_checker_finds_a_cycle_and_only_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_importing_a_submodule_is_an_edge_to_its_package_too() -> None:
+    """``from .session.stores import Store`` runs ``porch/session/__init__.py`` first."""
+    assert "porch.session" in graph()["porch.options"]
