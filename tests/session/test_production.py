@@ -273,15 +273,15 @@ async def test_a_hung_redis_is_a_503_within_the_timeout_and_service_resumes(
             assert own.process is not None
             os.kill(own.process.pid, signal.SIGSTOP)
             try:
-                started = time.monotonic()
                 with caplog.at_level(logging.ERROR, logger="porch"):
-                    hung = await asyncio.wait_for(api.get("/"), timeout=15)
-                waited = time.monotonic() - started
+                    hung = await asyncio.wait_for(api.get("/"), timeout=15)  # a hang guard only
             finally:
                 os.kill(own.process.pid, signal.SIGCONT)
             assert hung.status == 503
-            assert "Redis" in caplog.text
-            assert waited < 0.5 * 2 + 1, waited  # a reply timeout, at most one reconnect
+            # The 503 comes from the session.timeout of 0.5 s, not from a refused
+            # connection and not from the hang guard above.
+            assert "Redis session store" in caplog.text
+            assert "(no reply within 0.5 s)" in caplog.text
             back = await api.get("/")
             assert (back.status, back.body) == (200, {"views": 2})  # nothing was lost
     finally:

@@ -103,7 +103,6 @@ async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_rec
         assert server.process is not None
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
-            started = time.monotonic()
             results = await asyncio.wait_for(
                 asyncio.gather(
                     *(multiplexer.execute("ECHO", str(n)) for n in range(20)),
@@ -111,11 +110,15 @@ async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_rec
                 ),
                 HANG_GUARD,
             )
-            waited = time.monotonic() - started
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
+        # Each failed through the watchdog, which fails calls only once the oldest has
+        # waited the whole timeout: not early, not through a refused connection, and
+        # not by hanging until the guard above.
         assert all(isinstance(result, StoreUnavailable) for result in results), results
-        assert 0.4 <= waited < 0.4 * 1.25 + 0.5, waited
+        assert {str(result) for result in results} == {
+            "test Redis unreachable (no reply within 0.4 s)"
+        }
         assert await asyncio.wait_for(multiplexer.execute("ECHO", "back"), HANG_GUARD) == b"back"
     finally:
         await multiplexer.close()
