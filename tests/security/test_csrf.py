@@ -1,4 +1,4 @@
-"""CSRF: on by default for unsafe methods whenever sessions are on (DESIGN §1.6)."""
+"""porch/security/csrf.py: CSRF checked on every unsafe method while sessions are on (§1.6)."""
 
 from __future__ import annotations
 
