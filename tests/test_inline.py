@@ -5,36 +5,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from porch import error, get, json, redirect, render, run, status
+from porch import error, get, render, run
 from porch.context import Context
 from porch.inline import why_threaded
 from porch.router import Step
 from porch.session.stores import MemoryStore
 
-
-def counter(ctx: Context) -> dict[str, int]:
-    ctx.session["views"] = ctx.session.get("views", 0) + 1
-    return {"views": ctx.session["views"]}
-
-
-def login(ctx: Context) -> Any:
-    if ctx.data and ctx.data.get("user") == "ada":
-        ctx.session.user = "ada"
-        ctx.session.regenerate()
-        return redirect("/")
-    return status(401).send("Who are you?")
+if TYPE_CHECKING:
+    from tests.test_inline_rule import counter, login, parses
+else:  # pytest puts tests/ on sys.path; the rule's table defines the handlers both test
+    from test_inline_rule import counter, login, parses
 
 
-def parses(ctx: Context) -> Any:
-    try:
-        number = int(ctx.query["n"])
-    except (KeyError, ValueError):
-        return 400
-    return json({"double": number * 2, "path": ctx.path, "method": ctx.method})
 
 
 # The table of handlers and what porch decides for each is tests/test_inline_rule.py.
