@@ -48,6 +48,7 @@ KNOWN: list[set[str]] = [
         "porch.serve.granian",
         "porch.serve.uvicorn",
         "porch.session",
+        "porch.session.layer",  # its type-only import of porch.options (SessionOptions)
         "porch.socket",
     },
 ]

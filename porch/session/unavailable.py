@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import StoreUnavailable
-from . import Session
+from .session import Session
 
 # Read without touching: the layer's own bookkeeping, and what isinstance() asks.
 OWN = frozenset({"error", "touched", "__class__"})

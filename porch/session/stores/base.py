@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -83,6 +83,16 @@ def whole_seconds(ttl: float) -> int:
     return max(1, math.ceil(ttl))
 
 
+class Immediate(Protocol):
+    """``Store.immediate``: a store's load and save without a coroutine (it never waits)."""
+
+    def load_now(self, key: str) -> dict[str, Any] | None: ...
+
+    def save_now(
+        self, key: str, changes: Mapping[str, Any], deleted: Collection[str], ttl: int
+    ) -> None: ...
+
+
 class Store(ABC):
     """Where sessions live between requests. Async, safe under concurrent requests.
 
@@ -120,7 +130,30 @@ class Store(ABC):
       user's index.
     - A backend that cannot be reached raises ``StoreUnavailable`` (porch
       answers 503); nothing is half-written.
+
+    Capabilities, which a store declares about itself (properties, off by
+    default; the session layer asks them once, never the store's class):
+    ``times_out_by_itself`` (every call already ends within porch's ``timeout``
+    option, so the layer adds no timeout scope of its own) and ``immediate``
+    (``load_now``/``save_now``: the same calls without a coroutine, for a store
+    that never waits). A store that inherits a built-in one and overrides its
+    methods should not claim them unless its overrides keep the promise.
     """
+
+    @property
+    def times_out_by_itself(self) -> bool:
+        """Capability: every call of this store ends within porch's ``timeout`` option by
+        itself, or raises ``StoreUnavailable``. The session layer then skips its own
+        timeout scope, which costs several microseconds twice a request. False unless
+        the store says so: a store that claims it wrongly makes a hung backend hang requests."""
+        return False
+
+    @property
+    def immediate(self) -> Immediate | None:
+        """Capability: this store's ``load`` and ``save`` as plain calls (``load_now``,
+        ``save_now``), for a store whose calls never wait; the session layer calls them
+        directly and saves a coroutine per request. None unless the store offers them."""
+        return None
 
     async def open(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Connect (pools, files). Called once at app start-up; must be idempotent."""

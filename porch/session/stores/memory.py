@@ -102,6 +102,17 @@ class MemoryStore(Store):
     def __len__(self) -> int:
         return len(self._entries)
 
+    # Capabilities (see Store): nothing here waits. Only this exact class claims
+    # them: a subclass may override load or save with I/O of its own.
+
+    @property
+    def times_out_by_itself(self) -> bool:
+        return type(self) is MemoryStore
+
+    @property
+    def immediate(self) -> MemoryStore | None:
+        return self if type(self) is MemoryStore else None
+
     async def load(self, key: str) -> dict[str, Any] | None:
         return self.load_now(key)
 

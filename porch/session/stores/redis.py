@@ -313,7 +313,8 @@ class RedisStore(Store):
         The session layer then skips its own timeout scope around each call; a
         hung Redis still answers 503.
         """
-        return self._owns_client
+        # Only this exact class: a subclass may override a method with I/O of its own.
+        return type(self) is RedisStore and self._owns_client
 
     @property
     def multiplexed(self) -> bool:

@@ -176,6 +176,13 @@ class SQLiteStore(Store):
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
 
+    @property
+    def times_out_by_itself(self) -> bool:
+        """A request's calls run on the event loop, where no statement waits for a lock
+        and the retries stop at the timeout (a timeout scope could not interrupt a
+        statement there anyway). Only this exact class: a subclass may add I/O."""
+        return type(self) is SQLiteStore
+
     async def open(self) -> None:
         """Open the file (creating the table) now, so a bad path fails at start-up."""
         await self._run(lambda connection: None)
