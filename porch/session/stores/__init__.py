@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import Any
 
 from ...errors import ConfigError
+from .backends import BACKENDS, REDIS_SCHEMES, scheme_of
 from .base import (
     CREATED,
     SEEN,
@@ -26,23 +27,7 @@ from .base import (
     user_key,
 )
 from .memory import MemoryStore
-
-# scheme -> (module, factory name); the factory is called as factory(url, **settings)
-BACKENDS: dict[str, tuple[str, str]] = {
-    "memory": ("porch.session.stores.memory", "MemoryStore.from_url"),
-    "redis": ("porch.session.stores.redis", "RedisStore.from_url"),
-    "rediss": ("porch.session.stores.redis", "RedisStore.from_url"),
-    "unix": ("porch.session.stores.redis", "RedisStore.from_url"),
-    "redis+sentinel": ("porch.session.stores.redis", "RedisStore.from_url"),
-    "redis+cluster": ("porch.session.stores.redis", "RedisStore.from_url"),
-    "sqlite": ("porch.session.stores.sqlite", "SQLiteStore.from_url"),
-}
-
-
-def scheme_of(url: str) -> str:
-    """The scheme of a store URL, lower-cased ('' when there is none)."""
-    scheme, separator, _ = url.partition("://")
-    return scheme.lower() if separator else ""
+from .urls import check_scheme, hide_password
 
 
 def innermost(store: Store) -> Store:
@@ -55,22 +40,26 @@ def innermost(store: Store) -> Store:
     return store
 
 
+def is_redis_store(store: object) -> bool:
+    """Whether ``store`` is a RedisStore, without importing redis when it is not installed
+    (then no store can be one): the one optional import of the Redis backend by type."""
+    try:
+        from .redis import RedisStore
+    except ImportError:
+        return False
+    return isinstance(store, RedisStore)
+
+
 def store_from_url(url: str, **settings: Any) -> Store:
     """Build the store a URL names; a URL porch does not know is a ConfigError."""
-    scheme = scheme_of(url)
-    if scheme not in BACKENDS:
-        accepted = ", ".join(f"{name}://" for name in BACKENDS)
-        raise ConfigError(
-            f"session store URL {url!r} has an unknown scheme; accepted: {accepted} "
-            "(e.g. memory://, redis://localhost:6379/0, sqlite:///sessions.db)."
-        )
-    module_name, factory_path = BACKENDS[scheme]
+    check_scheme(url, "the session store URL")
+    module_name, factory_path = BACKENDS[scheme_of(url)]
     try:
         target: Any = import_module(module_name)
     except ImportError as exc:
         raise ConfigError(
-            f"session store URL {url!r} needs a package that is not installed ({exc.name}). "
-            "For Redis run: pip install 'porch[redis]'."
+            f"session store URL {hide_password(url)!r} needs a package that is not "
+            f"installed ({exc.name}). For Redis run: pip install 'porch[redis]'."
         ) from exc
     for attribute in factory_path.split("."):
         target = getattr(target, attribute)
@@ -79,7 +68,9 @@ def store_from_url(url: str, **settings: Any) -> Store:
 
 
 __all__ = [
+    "BACKENDS",
     "CREATED",
+    "REDIS_SCHEMES",
     "SEEN",
     "USER",
     "MemoryStore",
@@ -89,6 +80,8 @@ __all__ = [
     "decode_value",
     "encode_changes",
     "innermost",
+    "is_redis_store",
+    "scheme_of",
     "store_from_url",
     "user_key",
 ]

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...errors import ConfigError
+from .backends import BACKENDS, accepted_schemes, scheme_of
 
 # Query options redis-py reads from a URL, by the kind of value each takes.
 REDIS_QUERY_NUMBERS = frozenset(
@@ -68,9 +69,17 @@ def hide_password(url: str) -> str:
     return f"{scheme}{separator}{hidden}@{hosts}{slash}{tail}"
 
 
+def check_scheme(url: str, where: str) -> None:
+    """Refuse a URL whose scheme names no store porch has (the one check of it)."""
+    if scheme_of(url) not in BACKENDS:
+        accepted = f"a URL starting with one of {accepted_schemes()}"
+        refuse(url, where, "its scheme names no session store", accepted)
+
+
 def check_store_url(url: str, where: str) -> None:
     """Refuse a store URL that cannot be right; ``where`` names the option or variable."""
-    scheme = url.partition("://")[0].lower()
+    check_scheme(url, where)
+    scheme = scheme_of(url)
     if "#" in url:  # usually a password with a '#': the rest of the URL would be dropped
         refuse(url, where, "it contains '#', which ends the URL there", PERCENT_ENCODE)
     if scheme in ("redis", "rediss"):

@@ -210,6 +210,16 @@ def test_passwords_are_redacted_from_urls() -> None:
     assert redact("redis://h:6379/0") == "redis://h:6379/0"
 
 
+def test_every_form_of_password_is_redacted() -> None:
+    """A password alone (``secret@host``, which redis-py reads as the password) and one
+    holding '@' are hidden too; the store names itself by this in logs and errors."""
+    for url in ("redis://secret@h:6379/0", "rediss://:se@cret@h:6379/0", "redis://u:p@ss@h/0"):
+        shown = redact(url)
+        assert "secret" not in shown and "cret" not in shown and "ss@" not in shown
+        assert shown.endswith("@h:6379/0") or shown.endswith("@h/0")
+    assert "secret" not in repr(RedisStore("redis://secret@127.0.0.1:1/0"))
+
+
 def test_store_urls_build_a_redis_store_with_the_timeout() -> None:
     store = store_from_url("rediss://:pw@127.0.0.1:1/0", max_entries=10, timeout=0.25)
     assert isinstance(store, RedisStore)
