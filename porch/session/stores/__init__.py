@@ -24,20 +24,11 @@ from .base import (
     decode_fields,
     decode_value,
     encode_changes,
+    innermost,
     user_key,
 )
 from .memory import MemoryStore
 from .urls import check_scheme, hide_password
-
-
-def innermost(store: Store) -> Store:
-    """The store that holds the data, under the wrappers porch may add (encryption, metrics).
-
-    Questions about where sessions live (one process or shared?) are about this one.
-    """
-    while isinstance(inner := getattr(store, "inner", None), Store):
-        store = inner
-    return store
 
 
 def is_redis_store(store: object) -> bool:

@@ -239,3 +239,13 @@ class Store(ABC):
             f"{type(self).__name__} does not implement the optional Store.{method}(); "
             f"implement it to use {method} with this store (see docs/stores.md)."
         )
+
+
+def innermost(store: Store) -> Store:
+    """The store that holds the data, under the wrappers porch may add (encryption, metrics).
+
+    Questions about where sessions live (one process or shared?) are about this one.
+    """
+    while isinstance(inner := getattr(store, "inner", None), Store):
+        store = inner
+    return store

@@ -15,7 +15,7 @@ import orjson
 
 from ...errors import ConfigError
 from ..values import check_changes
-from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
+from .base import CREATED, SEEN, USER, SessionInfo, Store, innermost, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -266,8 +266,8 @@ class MemoryStore(Store):
 
 
 def memory_store_in(store: Store) -> MemoryStore | None:
-    """The memory store that holds the sessions (also inside ``EncryptedStore``), if any."""
-    inner = getattr(store, "inner", store)
+    """The memory store that holds the sessions, under any wrappers (encryption, metrics)."""
+    inner = innermost(store)
     return inner if isinstance(inner, MemoryStore) else None
 
 

@@ -16,6 +16,7 @@ import pytest
 from porch import get, post, run
 from porch.context import Context
 from porch.errors import ConfigError
+from porch.option_types import SessionSettings
 from porch.session.stores import CREATED, USER, MemoryStore, store_from_url
 from porch.session.stores.sqlite import SQLiteStore
 from porch.testing import AsyncApi, OptionalStoreSuite, StoreSuite
@@ -166,6 +167,13 @@ async def test_the_warning_holds_for_an_encrypted_memory_store_and_only_in_produ
         async with run(visit, env="production", secret="s" * 40, session={"encrypt": True}):
             pass
     assert "SESSIONS WILL BE LOST" in caplog.text
+    wrapped: tuple[SessionSettings, ...] = ({}, {"encrypt": True})
+    for session in wrapped:  # under the metrics wrapper too, however deep
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="porch"):
+            async with run(visit, env="production", secret="s" * 40, metrics=True, session=session):
+                pass
+        assert "SESSIONS WILL BE LOST" in caplog.text, session
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="porch"):
         async with run(visit):
