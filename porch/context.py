@@ -14,15 +14,16 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.requests import Request, cookie_parser
+from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 
+from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .security.requests import check_json_depth
 
@@ -177,8 +178,7 @@ class Context(AppContext):
         raw = raw_header(self.scope, b"cookie")  # read off the scope: no Headers built
         if raw is None:
             return {}
-        parsed = cookie_parser(raw.decode("latin-1"))
-        return {name: unquote(value) if "%" in value else value for name, value in parsed.items()}
+        return parse_cookies(raw.decode("latin-1"))
 
     @lazy
     def url(self) -> str:

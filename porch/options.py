@@ -39,6 +39,7 @@ from .converters import (
     text,
     trust,
 )
+from .cookies import SameSite
 from .errors import ConfigError
 from .session.stores import BACKENDS, Store, scheme_of
 from .session.stores.urls import check_store_url
@@ -51,7 +52,6 @@ MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 DAY = 24 * 60 * 60
 
 Env = Literal["development", "test", "production"]
-SameSite = Literal["lax", "strict", "none"]
 
 
 class ReadOnly(Mapping[str, Any]):

@@ -22,7 +22,7 @@ import orjson
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .session.cookie import SameSite, set_cookie_header
+from .cookies import SameSite, set_cookie_header
 
 if TYPE_CHECKING:
     from .context import Context

@@ -36,13 +36,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from .context import AppContext
+from .cookies import parse_cookies
 from .logsafe import safe_traceback
 from .router import Step
 from .session.unavailable import UnavailableSession
@@ -205,8 +205,7 @@ class SocketContext(AppContext):
     @cached_property
     def cookies(self) -> dict[str, str]:
         """The handshake's cookies, percent-decoded."""
-        parsed = cookie_parser(self.headers.get("cookie", ""))
-        return {name: unquote(value) for name, value in parsed.items()}
+        return parse_cookies(self.headers.get("cookie", ""))
 
 
 class SocketLayer:
@@ -275,8 +274,7 @@ class SocketLayer:
     async def on_connect(self, socket_id: str, environ: dict[str, Any], auth: Any = None) -> bool:
         scope: Scope = environ["asgi.scope"]
         cookie_name = self.app.session_cookie
-        cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
-        signed = unquote(cookies[cookie_name]) if cookie_name in cookies else None
+        signed = parse_cookies(Headers(scope=scope).get("cookie", "")).get(cookie_name)
         connection = Connection(socket_id, scope, signed)
         self.connections[socket_id] = connection
         accepted = await self.dispatch(connection, "connect", auth, refuse_on_error=True)
