@@ -30,7 +30,8 @@ from .health import report_store, serve_health
 from .logs import configure_logging, log_access, server_access_log_off
 from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
-from .options import Options, load_options, read_environment
+from .option_schema import load_options, read_environment
+from .options import Options
 from .origin import module_of_caller, warn_of_unpassed_routes
 from .reply import TEXT, ReadyResponse, reason
 from .router import ErrorHandler, Route, Step, flatten, response_of
@@ -57,9 +58,9 @@ def build_store(options: Options, metrics: Metrics | None = None) -> Store | Non
         return None
     if isinstance(session.store, Store):
         store = session.store
-    else:
+    else:  # the schema admits a Store or a URL, nothing else
         store = store_from_url(
-            session.store, max_entries=session.max_entries, timeout=session.timeout
+            str(session.store), max_entries=session.max_entries, timeout=session.timeout
         )
     if session.encrypt:
         from .session.encryption import EncryptedStore

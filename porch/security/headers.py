@@ -16,13 +16,6 @@ if TYPE_CHECKING:
     from ..context import Context
     from ..options import SecurityOptions
 
-CONSERVATIVE_CSP = (
-    "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'; "
-    "object-src 'none'"
-)
-"""The policy ``security={'csp': True}`` sends: same-origin resources only, no plugins."""
-
-
 def header_list(options: SecurityOptions) -> tuple[tuple[str, str], ...]:
     """The headers every response gets, as (lower-case name, value), from the options."""
     candidates = (
