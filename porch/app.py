@@ -34,8 +34,10 @@ from .option_schema import load_options, read_environment
 from .options import Options
 from .origin import module_of_caller, warn_of_unpassed_routes
 from .reply import TEXT, ReadyResponse, reason
-from .router import ErrorHandler, Route, Step, flatten, response_of
-from .security import RequestGuard, SecurityHeaders, check_csrf, route_wants_csrf
+from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
+from .security.csrf import check_csrf
+from .security.headers import SecurityHeaders
+from .security.requests import RequestGuard
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in

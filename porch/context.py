@@ -217,7 +217,7 @@ class Context(AppContext):
     @property
     def csrf(self) -> str:
         """The CSRF token to put in forms (field ``_csrf``) or send as ``X-CSRF-Token``."""
-        from .security import csrf_token
+        from .security.csrf import csrf_token
 
         return csrf_token(self.session)
 

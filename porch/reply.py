@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from .cookies import SameSite, set_cookie_header
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .protocols import Rendering
 
 log = logging.getLogger("porch")
 
@@ -306,7 +306,7 @@ class Reply:
 
     # --- turning it into a response ---
 
-    def to_response(self, ctx: Context) -> Response:
+    def to_response(self, ctx: Rendering) -> Response:
         response = self._build(ctx)
         for name, value in self._headers:
             if name == "set-cookie":
@@ -315,7 +315,7 @@ class Reply:
                 response.headers[name] = value
         return check_response(response)
 
-    def _build(self, ctx: Context) -> Response:
+    def _build(self, ctx: Rendering) -> Response:
         code = self._status or 200
         if self._kind == "json":
             return Response(json_bytes(self._body), code, media_type=self._type or JSON)
@@ -397,7 +397,7 @@ def body_response(body: Any, code: int, kind: str | None) -> Response:
     return Response(str(body), code, media_type=kind or HTML)
 
 
-def to_response(value: Any, ctx: Context) -> Response:
+def to_response(value: Any, ctx: Rendering) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
     if isinstance(value, JSON_CONTAINERS):
         return ReadyResponse(json_bytes(value), JSON_BYTES)
