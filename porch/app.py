@@ -32,7 +32,6 @@ from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
 from .option_schema import load_options, read_environment
 from .options import Options
-from .origin import module_of_caller, warn_of_unpassed_routes
 from .reply import TEXT, ReadyResponse, reason
 from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
 from .security.csrf import check_csrf
@@ -43,6 +42,7 @@ from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
+from .unpassed import module_of_caller, warn_of_unpassed_routes
 
 if TYPE_CHECKING:
     from jinja2 import Environment

@@ -28,8 +28,8 @@ from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
-    from .app import App
     from .options import Options
+    from .protocols import Services
     from .session import Session
     from .session.stores import Store
 
@@ -109,7 +109,7 @@ class AppContext:
     The app's options, store and log, and the browser's session.
     """
 
-    app: App
+    app: Services
     if TYPE_CHECKING:
         session: Session
         """The visitor's session (a mutable mapping of JSON values)."""
@@ -144,7 +144,7 @@ class Context(AppContext):
     _body: bytes = b""
     _form: FormData | None = None
 
-    def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
+    def __init__(self, app: Services, scope: Scope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self.receive = receive

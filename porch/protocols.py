@@ -9,6 +9,7 @@ Read-only properties, so that a plain attribute of a wider type still matches.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,7 +17,9 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .options import Options
+    from .session import Session, SessionLayer
+    from .session.stores import Store
 
 
 class Located(Protocol):
@@ -74,3 +77,41 @@ class Rendering(Protocol):
 
     @property
     def app(self) -> Templates: ...
+
+
+class Services(Templates, Protocol):
+    """What a request reaches of its app (``ctx.app``): the options, the store, the log, templates.
+
+    The app builds each context, so the context names only this of it and sits below.
+    """
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def store(self) -> Store | None: ...
+
+    @property
+    def log(self) -> logging.Logger: ...
+
+
+class SocketHost(Services, Protocol):
+    """What the socket layer needs of the app: its session layer, cookie name and start-up."""
+
+    @property
+    def sessions(self) -> SessionLayer | None: ...
+
+    @property
+    def session_cookie(self) -> str: ...
+
+    async def open(self) -> None: ...
+
+
+class RouteLike(Protocol):
+    """A route's method and path: what an error message names."""
+
+    @property
+    def method(self) -> str | None: ...
+
+    @property
+    def path(self) -> str: ...

@@ -50,8 +50,8 @@ from .session.unavailable import UnavailableSession
 if TYPE_CHECKING:
     import socketio
 
-    from .app import App
     from .context import Context
+    from .protocols import SocketHost
     from .router import Handler
     from .session import Session
 
@@ -178,7 +178,7 @@ class SocketContext(AppContext):
 
     def __init__(
         self,
-        app: App,
+        app: SocketHost,
         connection: Connection,
         *,
         event: str,
@@ -215,7 +215,7 @@ class SocketLayer:
     this object (one per app), never in module state.
     """
 
-    def __init__(self, app: App, handlers: Iterable[SocketHandler]) -> None:
+    def __init__(self, app: SocketHost, handlers: Iterable[SocketHandler]) -> None:
         self.app = app
         self.handlers: dict[str, list[Step]] = {}
         for handler in handlers:
@@ -368,7 +368,7 @@ def event_data(payload: tuple[Any, ...]) -> Any:
     return payload[0] if len(payload) == 1 else payload
 
 
-def broadcast_url(app: App) -> str | None:
+def broadcast_url(app: SocketHost) -> str | None:
     """The Redis URL for Socket.IO's pub/sub: the session store's, when it is Redis.
 
     A store passed in code as an object has no URL to share; its broadcasts stay

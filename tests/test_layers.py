@@ -24,17 +24,13 @@ KNOWN: list[set[str]] = [
     {
         "porch.app",
         "porch.cli",
-        "porch.context",
-        "porch.debug_page",
         "porch.health",
         "porch.listing",
         "porch.metrics",
-        "porch.origin",
-        "porch.router",
         "porch.serve",
         "porch.serve.granian",
         "porch.serve.uvicorn",
-        "porch.socket",
+        "porch.unpassed",
     },
 ]
 
