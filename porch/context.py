@@ -288,9 +288,6 @@ class Context(AppContext):
 
     # --- the body, received before the middleware run ---
 
-    def has_body(self) -> bool:
-        return self.method in BODY_METHODS or cookie_and_body(self.scope)[1]
-
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
         upstream = self.receive

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import quote, unquote
 
 from starlette.requests import cookie_parser
 
 SameSite = Literal["lax", "strict", "none"]
+SAME_SITE: tuple[str, ...] = get_args(SameSite)
+"""The values ``SameSite`` accepts, for the checks that run (a ``Literal`` binds only mypy)."""
 
 # Characters a cookie value may hold as they are (RFC 6265 cookie-octet, minus '%',
 # which starts an escape); anything else is percent-encoded, as express does.

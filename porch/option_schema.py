@@ -39,6 +39,7 @@ from .converters import (
     text,
     trust,
 )
+from .cookies import SAME_SITE
 from .errors import ConfigError
 from .options import (
     DAY,
@@ -107,7 +108,7 @@ COOKIE = (
     Option("domain", optional_text, None, "SESSION_COOKIE_DOMAIN"),
     Option("secure", boolean, None, "SESSION_COOKIE_SECURE"),
     Option("httponly", boolean, True, None),
-    Option("samesite", choice("lax", "strict", "none"), "lax", "SESSION_COOKIE_SAMESITE"),
+    Option("samesite", choice(*SAME_SITE), "lax", "SESSION_COOKIE_SAMESITE"),
     Option("host_prefix", boolean, False, "SESSION_COOKIE_HOST_PREFIX"),
 )
 REFERRER_POLICIES = (

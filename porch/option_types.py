@@ -18,6 +18,8 @@ import os
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, Protocol, TypedDict
 
+from .cookies import SameSite
+
 
 class StoreObject(Protocol):
     """What ``session={'store': ...}`` takes besides a URL: a ``porch.session.stores.Store``.
@@ -62,7 +64,7 @@ class CookieSettings(TypedDict, total=False):
     domain: str | None
     secure: bool | None  # None: secure in production (and with host_prefix), else not
     httponly: bool
-    samesite: Literal["lax", "strict", "none"]
+    samesite: SameSite
     host_prefix: bool
 
 

@@ -22,7 +22,7 @@ import orjson
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .cookies import SameSite, set_cookie_header
+from .cookies import SAME_SITE, SameSite, set_cookie_header
 
 if TYPE_CHECKING:
     from .protocols import Rendering
@@ -40,7 +40,6 @@ SHORT_TYPES = {
     "txt": TEXT,
     "js": "text/javascript; charset=utf-8",
 }
-SAME_SITE = ("lax", "strict", "none")
 
 Body: TypeAlias = str | bytes | bytearray | memoryview | dict[Any, Any] | list[Any] | None
 
