@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -25,6 +24,7 @@ from starlette.types import Message, Receive, Scope
 
 from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
+from .proxies import OWS, address_in, client_address, trusted_proxy_count
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ else:
     lazy = _Lazy
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-OWS = " \t"
 """HTTP's optional whitespace, all that is stripped around list entries (str.strip() would
 also strip '\x85' and other Unicode spaces, so 'example.com\x85' would pass as a host)."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -274,7 +273,8 @@ class Context(AppContext):
         if not joined:
             return None
         entries = joined.split(",")  # empty ones kept: dropping one would shift the client's in
-        proxies = trusted_proxy_count(self, self.options.trust_proxy, len(entries))
+        forwarded_for = self.headers.get("x-forwarded-for") or ""
+        proxies = trusted_proxy_count(forwarded_for, self.options.trust_proxy, len(entries))
         return entries[max(len(entries) - proxies, 0)].strip(OWS) or None
 
     def is_from_trusted_proxy(self) -> bool:
@@ -406,51 +406,3 @@ def too_large(limit: int) -> PayloadTooLarge:
         f"The request body is larger than {limit} bytes, the body_limit option; "
         "send less, or raise body_limit."
     )
-
-
-def address_in(address: str, networks: tuple[str, ...]) -> bool:
-    """Whether an address is one of the trusted proxies (addresses or CIDR ranges)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address in networks
-    for network in networks:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str | None:
-    """Walk the hops from nearest to farthest, stopping at the first one not trusted.
-
-    ``chain`` is [the direct peer, then X-Forwarded-For from right to left].
-    """
-    if trust is True:
-        return chain[-1] or None
-    if trust is False:
-        return chain[0] or None
-    if isinstance(trust, int):
-        return chain[min(trust, len(chain) - 1)] or None
-    for hop in chain[:-1]:
-        if not address_in(hop, trust):
-            return hop or None
-    return chain[-1] or None
-
-
-def trusted_proxy_count(ctx: Context, trust: bool | int | tuple[str, ...], most: int) -> int:
-    """How many proxies in front of porch are trusted (at least the direct peer, which is)."""
-    if trust is True:
-        return most
-    if isinstance(trust, int):
-        return trust
-    forwarded_for = ctx.headers.get("x-forwarded-for") or ""
-    hops = [hop.strip(OWS) for hop in reversed(forwarded_for.split(",")) if hop.strip(OWS)]
-    count = 1  # the direct peer, checked by is_from_trusted_proxy
-    for hop in hops[: most - 1]:
-        if not address_in(hop, trust):
-            break
-        count += 1
-    return count
