@@ -31,7 +31,8 @@ from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
 from .option_schema import load_options, read_environment
 from .options import Options
-from .reply import TEXT, ReadyResponse, reason
+from .ready import ReadyResponse
+from .reply import TEXT, reason
 from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
 from .security.csrf import check_csrf
 from .security.headers import SecurityHeaders
