@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .context import BODY_METHODS, Context, cookie_and_body
+from .context import BODY_METHODS, Context
 from .debug_page import development_error
 from .errors import HTTPError, StoreUnavailable
 from .favicon import Favicon
@@ -34,6 +34,7 @@ from .options import Options
 from .ready import ReadyResponse
 from .reply import TEXT, reason
 from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
+from .scope import cookie_and_body
 from .security.csrf import check_csrf
 from .security.headers import SecurityHeaders
 from .security.requests import RequestGuard

@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope
 from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .proxies import OWS, address_in, client_address, trusted_proxy_count
+from .scope import raw_header
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
@@ -345,32 +346,6 @@ class Context(AppContext):
         """Close uploaded files' temporary storage."""
         if self._form is not None:
             await self._form.close()
-
-
-def cookie_and_body(scope: Scope) -> tuple[bytes | None, bool]:
-    """The first Cookie header, and whether a body is announced, in one pass over the headers.
-
-    Every request needs both before the handlers run (the session, the body);
-    a GET rarely announces a body, but may (Content-Length, Transfer-Encoding).
-    """
-    cookie = None
-    body = False
-    for name, value in scope["headers"]:
-        if name == b"cookie":
-            if cookie is None:
-                cookie = value
-        elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
-            body = True
-    return cookie, body
-
-
-def raw_header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of a (lower-case) request header, straight from the ASGI scope."""
-    for key, value in scope["headers"]:
-        if key == name:
-            value_bytes: bytes = value
-            return value_bytes
-    return None
 
 
 DRAIN_BYTES = 1024 * 1024
