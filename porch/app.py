@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,35 +19,37 @@ from typing import TYPE_CHECKING, Any, Unpack
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from .context import BODY_METHODS, Context, cookie_and_body
+from .context import BODY_METHODS, Context
 from .debug_page import development_error
 from .errors import HTTPError, StoreUnavailable
+from .favicon import Favicon
 from .health import report_store, serve_health
 from .logs import configure_logging, log_access, server_access_log_off
 from .logsafe import client_gone, escape, safe_traceback
 from .metrics import MeasuredStore, Metrics, measure_requests
-from .options import Options, load_options, read_environment
-from .origin import module_of_caller, warn_of_unpassed_routes
-from .reply import TEXT, ReadyResponse, reason
-from .router import ErrorHandler, Route, Step, flatten, response_of
-from .security import RequestGuard, SecurityHeaders, check_csrf, route_wants_csrf
+from .option_schema import load_options, read_environment
+from .options import Options
+from .ready import ReadyResponse
+from .reply import TEXT, reason
+from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
+from .scope import cookie_and_body
+from .security.csrf import check_csrf
+from .security.headers import SecurityHeaders
+from .security.requests import RequestGuard
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
+from .templates import Templates
+from .unpassed import module_of_caller, warn_of_unpassed_routes
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
-
     from .option_types import ServerOptions
 
 COMPRESS_MIN_SIZE = 1024
-# A day: browsers ask for the favicon on every page, and a changed one still shows by tomorrow.
-FAVICON_CACHE = "public, max-age=86400"
 
 
 def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
@@ -57,9 +58,9 @@ def build_store(options: Options, metrics: Metrics | None = None) -> Store | Non
         return None
     if isinstance(session.store, Store):
         store = session.store
-    else:
+    else:  # the schema admits a Store or a URL, nothing else
         store = store_from_url(
-            session.store, max_entries=session.max_entries, timeout=session.timeout
+            str(session.store), max_entries=session.max_entries, timeout=session.timeout
         )
     if session.encrypt:
         from .session.encryption import EncryptedStore
@@ -102,10 +103,10 @@ class App:
         self.static = self._public_folder(options.public)
         self.guard = RequestGuard(options.security)
         self.security_headers = SecurityHeaders(options.security, production=options.production)
-        self.favicon = StaticFiles(directory=None) if options.favicon is not None else None
+        self.favicon = Favicon(options.favicon) if options.favicon is not None else None
         self.body_limit = options.body_limit
         self.trusts_proxy = options.trust_proxy not in (False, 0)
-        self._templates: Environment | None = None
+        self.templates = Templates(options.views)
         self._store_open = False
         self.compress = options.compress
         self.module: Mapping[str, Any] | None = None  # set by server(): the app's module
@@ -199,7 +200,7 @@ class App:
         try:
             self.guard.check(ctx)
             if self.favicon is not None and ctx.path == "/favicon.ico":
-                favicon = self.serve_favicon(ctx)
+                favicon = self.favicon.serve(ctx.method, ctx.scope)
                 if favicon is not None:
                     return favicon
             if self.static is not None and ctx.method in ("GET", "HEAD"):
@@ -303,35 +304,9 @@ class App:
             return None
         return PublicFolder(public)
 
-    def serve_favicon(self, ctx: Context) -> Response | None:
-        """The ``favicon`` option's file at /favicon.ico, cached a day and revalidated by ETag."""
-        assert self.favicon is not None and self.options.favicon is not None
-        if ctx.method not in ("GET", "HEAD"):
-            return None
-        try:
-            found = os.stat(self.options.favicon)
-        except OSError:  # removed since start-up: let the routes (or 404) answer
-            return None
-        response = self.favicon.file_response(self.options.favicon, found, ctx.scope)
-        response.headers["cache-control"] = FAVICON_CACHE
-        return response
-
     def render(self, name: str, local: Mapping[str, Any]) -> str:
-        """Render a template of the ``views`` folder (Jinja2, autoescaped)."""
-        from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
-
-        if self._templates is None:
-            self._templates = Environment(
-                loader=FileSystemLoader(self.options.views),
-                autoescape=select_autoescape(default=True, default_for_string=True),
-            )
-        try:
-            template = self._templates.get_template(name)
-        except TemplateNotFound:
-            if Path(name).suffix:
-                raise
-            template = self._templates.get_template(f"{name}.html")
-        return template.render(**local)
+        """Render a template of the ``views`` folder (what ``render()`` replies call)."""
+        return self.templates.render(name, local)
 
     # --- running ---
 

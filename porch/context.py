@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.requests import Request, cookie_parser
+from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 
+from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
+from .proxies import OWS, address_in, client_address, trusted_proxy_count
+from .scope import raw_header
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
-    from .app import App
     from .options import Options
+    from .protocols import Services
     from .session import Session
     from .session.stores import Store
 
@@ -64,7 +66,6 @@ else:
     lazy = _Lazy
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-OWS = " \t"
 """HTTP's optional whitespace, all that is stripped around list entries (str.strip() would
 also strip '\x85' and other Unicode spaces, so 'example.com\x85' would pass as a host)."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -108,7 +109,7 @@ class AppContext:
     The app's options, store and log, and the browser's session.
     """
 
-    app: App
+    app: Services
     if TYPE_CHECKING:
         session: Session
         """The visitor's session (a mutable mapping of JSON values)."""
@@ -143,7 +144,7 @@ class Context(AppContext):
     _body: bytes = b""
     _form: FormData | None = None
 
-    def __init__(self, app: App, scope: Scope, receive: Receive) -> None:
+    def __init__(self, app: Services, scope: Scope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self.receive = receive
@@ -177,8 +178,7 @@ class Context(AppContext):
         raw = raw_header(self.scope, b"cookie")  # read off the scope: no Headers built
         if raw is None:
             return {}
-        parsed = cookie_parser(raw.decode("latin-1"))
-        return {name: unquote(value) if "%" in value else value for name, value in parsed.items()}
+        return parse_cookies(raw.decode("latin-1"))
 
     @lazy
     def url(self) -> str:
@@ -217,7 +217,7 @@ class Context(AppContext):
     @property
     def csrf(self) -> str:
         """The CSRF token to put in forms (field ``_csrf``) or send as ``X-CSRF-Token``."""
-        from .security import csrf_token
+        from .security.csrf import csrf_token
 
         return csrf_token(self.session)
 
@@ -274,7 +274,8 @@ class Context(AppContext):
         if not joined:
             return None
         entries = joined.split(",")  # empty ones kept: dropping one would shift the client's in
-        proxies = trusted_proxy_count(self, self.options.trust_proxy, len(entries))
+        forwarded_for = self.headers.get("x-forwarded-for") or ""
+        proxies = trusted_proxy_count(forwarded_for, self.options.trust_proxy, len(entries))
         return entries[max(len(entries) - proxies, 0)].strip(OWS) or None
 
     def is_from_trusted_proxy(self) -> bool:
@@ -287,9 +288,6 @@ class Context(AppContext):
         return True
 
     # --- the body, received before the middleware run ---
-
-    def has_body(self) -> bool:
-        return self.method in BODY_METHODS or cookie_and_body(self.scope)[1]
 
     async def receive_body(self, limit: int) -> None:
         """Receive the body (at most ``limit`` bytes, else 413), and parse a form's parts."""
@@ -350,32 +348,6 @@ class Context(AppContext):
             await self._form.close()
 
 
-def cookie_and_body(scope: Scope) -> tuple[bytes | None, bool]:
-    """The first Cookie header, and whether a body is announced, in one pass over the headers.
-
-    Every request needs both before the handlers run (the session, the body);
-    a GET rarely announces a body, but may (Content-Length, Transfer-Encoding).
-    """
-    cookie = None
-    body = False
-    for name, value in scope["headers"]:
-        if name == b"cookie":
-            if cookie is None:
-                cookie = value
-        elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
-            body = True
-    return cookie, body
-
-
-def raw_header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of a (lower-case) request header, straight from the ASGI scope."""
-    for key, value in scope["headers"]:
-        if key == name:
-            value_bytes: bytes = value
-            return value_bytes
-    return None
-
-
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 5.0
 
@@ -409,51 +381,3 @@ def too_large(limit: int) -> PayloadTooLarge:
         f"The request body is larger than {limit} bytes, the body_limit option; "
         "send less, or raise body_limit."
     )
-
-
-def address_in(address: str, networks: tuple[str, ...]) -> bool:
-    """Whether an address is one of the trusted proxies (addresses or CIDR ranges)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address in networks
-    for network in networks:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str | None:
-    """Walk the hops from nearest to farthest, stopping at the first one not trusted.
-
-    ``chain`` is [the direct peer, then X-Forwarded-For from right to left].
-    """
-    if trust is True:
-        return chain[-1] or None
-    if trust is False:
-        return chain[0] or None
-    if isinstance(trust, int):
-        return chain[min(trust, len(chain) - 1)] or None
-    for hop in chain[:-1]:
-        if not address_in(hop, trust):
-            return hop or None
-    return chain[-1] or None
-
-
-def trusted_proxy_count(ctx: Context, trust: bool | int | tuple[str, ...], most: int) -> int:
-    """How many proxies in front of porch are trusted (at least the direct peer, which is)."""
-    if trust is True:
-        return most
-    if isinstance(trust, int):
-        return trust
-    forwarded_for = ctx.headers.get("x-forwarded-for") or ""
-    hops = [hop.strip(OWS) for hop in reversed(forwarded_for.split(",")) if hop.strip(OWS)]
-    count = 1  # the direct peer, checked by is_from_trusted_proxy
-    for hop in hops[: most - 1]:
-        if not address_in(hop, trust):
-            break
-        count += 1
-    return count

@@ -3,7 +3,7 @@
 A converter takes ``(value, where)`` and returns the value porch uses, or
 raises ``ConfigError``; ``where`` names the option and its source (``PORT`` or
 ``port=``), so the message says what was wrong, where, and what is accepted.
-The schema in ``porch.options`` gives every option one converter: a value is
+The schema in ``porch.option_schema`` gives every option one converter: a value is
 converted by the type its option declares, never guessed from how it looks.
 """
 
@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .security.headers import CONSERVATIVE_CSP
 from .security.hosts import host_pattern, parse_host
 
 Convert = Callable[[Any, str], Any]
+
+CONSERVATIVE_CSP = (
+    "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'; "
+    "object-src 'none'"
+)
+"""The policy ``security={'csp': True}`` sends: same-origin resources only, no plugins."""
+
 
 
 def _reject(value: Any, where: str, accepted: str) -> ConfigError:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .origin import function_location, unpassed_routes
+from .origin import function_location
 from .router import Route
+from .unpassed import unpassed_routes
 
 if TYPE_CHECKING:
     from .app import App

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .protocols import Located
 
 CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
@@ -72,7 +72,7 @@ def safe_traceback(exc: BaseException) -> str:
     return "".join(parts)
 
 
-def client_gone(ctx: Context, log: logging.Logger) -> Response:
+def client_gone(ctx: Located, log: logging.Logger) -> Response:
     """A client that hung up mid-request (mid-body, or mid-reply): a DEBUG line, no traceback.
 
     Anyone can disconnect on purpose, so it is neither a server error nor worth

@@ -1,12 +1,12 @@
 """The options of ``server(**options)`` as types, so mypy catches a misspelt or mistyped one.
 
-``server()`` already refuses an unknown option at start-up (``porch.options``
+``server()`` already refuses an unknown option at start-up (``porch.option_schema``
 checks every name); these ``TypedDict``s move that check to the editor and to
 mypy (PEP 692: ``**options: Unpack[ServerOptions]``). They describe what a
 caller may pass, which is wider than what porch keeps: ``body_limit='1mb'``
 is read as a number of bytes, ``public=False`` turns the folder off.
 
-The schema in ``porch.options`` stays the one source of the names, defaults and
+The schema in ``porch.option_schema`` stays the one source of the names, defaults and
 conversions; tests/test_option_types.py holds these types to it (same names,
 every default and every literal accepted), so the two cannot drift. A dict of
 options can be typed too: ``settings: ServerOptions = {'port': 8080}``.
@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, Protocol, TypedDict
+
+from .cookies import SameSite
 
 
 class StoreObject(Protocol):
@@ -62,7 +64,7 @@ class CookieSettings(TypedDict, total=False):
     domain: str | None
     secure: bool | None  # None: secure in production (and with host_prefix), else not
     httponly: bool
-    samesite: Literal["lax", "strict", "none"]
+    samesite: SameSite
     host_prefix: bool
 
 

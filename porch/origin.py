@@ -1,11 +1,10 @@
 """Where routes and handlers come from, so porch's messages can point at the user's code.
 
-Three mistakes would otherwise leave the user to search: a handler that
-returns something porch cannot send (the traceback runs through porch and
-never names the handler), a route that was defined but never passed to
-``server()`` (a 404 with no word: porch keeps server.js's explicit list, so
-the decorator alone registers nothing), and ``porch routes``, which shows
-each route with the line that made it.
+A handler that returns something porch cannot send would otherwise leave the
+user to search (the traceback runs through porch and never names the
+handler); ``porch routes`` shows each route with the line that made it. The
+router uses these, so they name a route only by the protocol ``RouteLike``;
+the routes defined and never passed to ``server()`` are ``porch.unpassed``'s.
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import App
-    from .router import Route
+    from .protocols import RouteLike
 
 log = logging.getLogger("porch")
 
@@ -62,7 +59,7 @@ def function_location(function: Any) -> str | None:
     return f"{shown_path(code.co_filename)}:{code.co_firstlineno}"
 
 
-def describe(function: Any, route: Route | None = None, *, role: str = "middleware") -> str:
+def describe(function: Any, route: RouteLike | None = None, *, role: str = "middleware") -> str:
     """``'the handler app.user (app.py:12) of GET /users/:id'``, for error messages.
 
     ``role`` names a function that is not a route's handler (``'error handler'``).
@@ -75,142 +72,8 @@ def describe(function: Any, route: Route | None = None, *, role: str = "middlewa
 
 
 def unsupported_reply(
-    exc: TypeError, function: Any, route: Route | None = None, *, role: str = "middleware"
+    exc: TypeError, function: Any, route: RouteLike | None = None, *, role: str = "middleware"
 ) -> TypeError:
     """The TypeError of a return value porch cannot send, restated to name the handler."""
     named = describe(function, route, role=role)
     return TypeError(f"{named} returned a value porch cannot send: {exc}")
-
-
-# --- routes defined but never passed to server() ---
-
-
-def module_of_caller(depth: int = 2) -> Mapping[str, Any] | None:
-    """The globals of the module whose top level called ``server()``, else None.
-
-    Only a call at a module's top level (``app = server(...)``) says "this
-    module is the app": a call inside a function (a test, a factory) may pass
-    any subset of the module's routes on purpose. porch's own modules
-    (``run()`` builds apps too) are never the app's module.
-    """
-    frame = inspect.currentframe()
-    for _ in range(depth):
-        if frame is None:
-            return None
-        frame = frame.f_back
-    if frame is None or frame.f_code.co_name != "<module>":
-        return None
-    module = frame.f_globals.get("__name__", "")
-    if module == "porch" or module.startswith("porch."):
-        return None
-    return frame.f_globals
-
-
-def parts_in(values: Iterable[Any], depth: int = 0) -> Iterator[Any]:
-    """The routes, socket and error handlers among a module's values, and in its lists
-    and tuples (``routes = [...]``)."""
-    from .router import ErrorHandler, Route
-    from .socket import SocketHandler
-
-    for value in values:
-        if isinstance(value, Route | SocketHandler | ErrorHandler):
-            yield value
-        elif isinstance(value, list | tuple) and depth < 4:
-            yield from parts_in(value, depth + 1)
-
-
-def apps_in(module: Mapping[str, Any]) -> list[App]:
-    from .app import App
-
-    return [value for value in module.values() if isinstance(value, App)]
-
-
-def identity(route: Route) -> tuple[str | None, str, tuple[int, ...]]:
-    """What stays the same when ``sub()`` copies a route: method, path and handlers."""
-    return route.method, route.path, tuple(id(step.function) for step in route.handlers)
-
-
-def unpassed_routes(module: Mapping[str, Any]) -> list[Route]:
-    """Routes of the module that no app made in it received, in definition order."""
-    from .router import Route
-
-    passed = {
-        identity(item) for app in apps_in(module) for item in app.chain if isinstance(item, Route)
-    }
-    seen: set[tuple[str | None, str, tuple[int, ...]]] = set()
-    unpassed: list[Route] = []
-    for route in parts_in(list(module.values())):
-        if not isinstance(route, Route):
-            continue
-        key = identity(route)
-        if key not in passed and key not in seen:
-            seen.add(key)
-            unpassed.append(route)
-    return unpassed
-
-
-def unpassed_handlers(module: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Socket and error handlers of the module that no app made in it received.
-
-    Each as (what it is, its first function, the object), in definition order:
-    such a handler never runs, as silently as an unpassed route answers 404.
-    """
-    from .router import ErrorHandler
-    from .socket import SocketHandler
-
-    apps = apps_in(module)
-    passed = {id(handler.step.function) for app in apps for handler in app.error_handlers}
-    for app in apps:
-        if app.sockets is not None:
-            for steps in app.sockets.handlers.values():
-                passed.update(id(step.function) for step in steps)
-    found: list[tuple[str, Any, Any]] = []
-    for part in parts_in(list(module.values())):
-        if isinstance(part, SocketHandler):
-            functions = [step.function for step in part.steps]
-            what = f"socket({part.event!r}) handler"
-        elif isinstance(part, ErrorHandler):
-            functions = [part.step.function]
-            what = f"error({part.code!r}) handler" if part.code else "error() handler"
-        else:
-            continue
-        if all(id(function) not in passed for function in functions) and all(
-            part is not other for _, _, other in found
-        ):
-            found.append((what, functions[0], part))
-    return found
-
-
-def warn_of_unpassed_routes(app: App) -> None:
-    """At start-up, one warning per route (or socket or error handler) the app's module
-    made but gave no ``server()``."""
-    if app.module is None:
-        return
-    for route in unpassed_routes(app.module):
-        where = f" (defined at {route.defined_at})" if route.defined_at else ""
-        log.warning(
-            "The route %s %s%s was never passed to server(), so it answers 404: porch serves "
-            "only what server() receives. Add it: server(..., %s).",
-            route.method or "ANY",
-            route.path,
-            where,
-            route_variable(app.module, route) or "the_route",
-        )
-    for what, function, part in unpassed_handlers(app.module):
-        location = function_location(function)
-        log.warning(
-            "The %s %s%s was never passed to server(), so it never runs: porch uses only "
-            "what server() receives. Add it: server(..., %s).",
-            what,
-            function_name(function),
-            f" (defined at {location})" if location else "",
-            route_variable(app.module, part) or "the_handler",
-        )
-
-
-def route_variable(module: Mapping[str, Any], part: Any) -> str | None:
-    """The module-level name that holds the route (or handler), for the message's fix."""
-    for name, value in module.items():
-        if value is part:
-            return name
-    return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from http import HTTPStatus
@@ -20,12 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from starlette.responses import FileResponse, RedirectResponse, Response
-from starlette.types import Receive, Scope, Send
 
-from .session.cookie import SameSite, set_cookie_header
+from .cookies import SAME_SITE, SameSite, set_cookie_header
+from .headers import CONTROL, TOKEN, can_encode, check_header, check_response
+from .ready import ReadyResponse
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .protocols import Rendering
 
 log = logging.getLogger("porch")
 
@@ -40,17 +40,8 @@ SHORT_TYPES = {
     "txt": TEXT,
     "js": "text/javascript; charset=utf-8",
 }
-SAME_SITE = ("lax", "strict", "none")
 
 Body: TypeAlias = str | bytes | bytearray | memoryview | dict[Any, Any] | list[Any] | None
-
-# A header or cookie name is an RFC 9110 token; a value holds no control character but tab.
-# Checked when the reply is built, so a bad one is a clean 500 from the handler, never a
-# header injected into the response or a connection the server drops mid-response.
-TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-TOKEN_BYTES = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def reason(code: int) -> str:
@@ -75,51 +66,6 @@ def media_type(name: str) -> str:
     if guessed is None:
         raise ValueError(f"content_type({name!r}): unknown short name; give a full media type.")
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
-
-
-def check_header(name: str, value: str) -> None:
-    """Refuse a header that would break the response or inject another header."""
-    if not isinstance(name, str) or not TOKEN.fullmatch(name):
-        raise ValueError(f"header {name!r}: a header name is a word such as 'X-Request-Id'.")
-    if CONTROL.search(value):
-        raise ValueError(f"header {name!r}: a header value is a single-line string.")
-    if not value.isascii():
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"header {name!r}: {value[:60]!r} holds characters a header cannot carry "
-                "(only Latin-1); percent-encode them, e.g. with urllib.parse.quote."
-            ) from None
-
-
-def can_encode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_response(response: Response) -> Response:
-    """Refuse a response the server would break off once started: a clean 500 instead.
-
-    Every reply helper checks what it is given; this also covers a Starlette
-    ``Response`` a handler returns itself. A status outside 100-599, a header
-    name that is not a token or a value with a line break or NUL would make the
-    server drop the connection after the response began, and the client would
-    get an empty reply rather than the 500 (and the error handlers) it should.
-    """
-    code = response.status_code
-    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
-        raise ValueError(f"the reply's status is {code!r}; a status is a whole number 100-599.")
-    for name, value in response.raw_headers:
-        if not TOKEN_BYTES.fullmatch(name) or CONTROL_BYTES.search(value):
-            raise ValueError(
-                f"the reply's header {name[:60]!r}: {value[:60]!r} is not a header; a name is "
-                "a word such as b'x-request-id' and a value one line without control characters."
-            )
-    return response
 
 
 def json_bytes(data: Any) -> bytes:
@@ -306,7 +252,7 @@ class Reply:
 
     # --- turning it into a response ---
 
-    def to_response(self, ctx: Context) -> Response:
+    def to_response(self, ctx: Rendering) -> Response:
         response = self._build(ctx)
         for name, value in self._headers:
             if name == "set-cookie":
@@ -315,7 +261,7 @@ class Reply:
                 response.headers[name] = value
         return check_response(response)
 
-    def _build(self, ctx: Context) -> Response:
+    def _build(self, ctx: Rendering) -> Response:
         code = self._status or 200
         if self._kind == "json":
             return Response(json_bytes(self._body), code, media_type=self._type or JSON)
@@ -357,35 +303,6 @@ class Reply:
         )
 
 
-class ReadyResponse(Response):
-    """A 200 whose two headers are built from ready bytes.
-
-    For the common return values (a dict, a list, a str): Starlette's
-    ``Response.__init__`` looks the charset up and encodes each header on every
-    request; this sets the same status, body and headers directly.
-    """
-
-    def __init__(self, body: bytes, content_type: bytes) -> None:
-        self.status_code = 200
-        self.body = body
-        self.background = None
-        self.raw_headers = [
-            (b"content-length", b"%d" % len(body)),
-            (b"content-type", content_type),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Two messages, as Starlette sends them (there is never a background task here)."""
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status_code,
-                "headers": self.raw_headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": self.body})
-
-
 JSON_BYTES = JSON.encode()
 JSON_CONTAINERS = (dict, list)  # a tuple: isinstance() with one is faster than with dict | list
 HTML_BYTES = HTML.encode()
@@ -397,7 +314,7 @@ def body_response(body: Any, code: int, kind: str | None) -> Response:
     return Response(str(body), code, media_type=kind or HTML)
 
 
-def to_response(value: Any, ctx: Context) -> Response:
+def to_response(value: Any, ctx: Rendering) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
     if isinstance(value, JSON_CONTAINERS):
         return ReadyResponse(json_bytes(value), JSON_BYTES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import anyio.to_thread
@@ -20,6 +20,7 @@ from .inline import runs_inline
 from .origin import caller_location, unsupported_reply
 from .pattern import compile_path
 from .reply import to_response
+from .security.csrf import UNSAFE_METHODS
 from .security.hosts import parse_host, request_host
 
 if TYPE_CHECKING:
@@ -91,9 +92,7 @@ class Step:
         elif self.inline:  # the rule admits no call that could return an awaitable
             result = function(ctx)
         else:
-            result = await anyio.to_thread.run_sync(
-                run_and_respond, function, ctx, route, role
-            )
+            result = await anyio.to_thread.run_sync(run_and_respond, function, ctx, route, role)
             if inspect.isawaitable(result):
                 result = await result
         if result is None or isinstance(result, Response):
@@ -359,6 +358,27 @@ patch = RouteMaker("PATCH")
 delete = RouteMaker("DELETE")
 head = RouteMaker("HEAD")
 options = RouteMaker("OPTIONS")
+
+
+def route_wants_csrf(chain: Sequence[Route | Step], ctx: Context) -> bool:
+    """Whether the route that will answer an unsafe request keeps the CSRF check.
+
+    A route made with ``csrf=False`` (or inside ``sub(..., csrf=False)``) is an
+    API for clients that send no session cookie, so there is nothing to forge.
+    The check is decided before any middleware runs, as for every other
+    request: the route that answers is the first whose method, path and host
+    match (routes are final). A request no route answers keeps the check.
+    """
+    if ctx.method not in UNSAFE_METHODS:
+        return False
+    for item in chain:
+        if (
+            isinstance(item, Route)
+            and item.match(ctx.method, ctx.path) is not None
+            and item.admits(ctx)
+        ):
+            return item.csrf
+    return True
 
 
 @overload

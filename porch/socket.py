@@ -36,22 +36,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
 from starlette.types import Receive, Scope, Send
 
 from .context import AppContext
+from .cookies import parse_cookies
 from .logsafe import safe_traceback
 from .router import Step
 from .session.unavailable import UnavailableSession
+from .socket_pubsub import broadcast_url, channel_for
 
 if TYPE_CHECKING:
     import socketio
 
-    from .app import App
     from .context import Context
+    from .protocols import SocketHost
     from .router import Handler
     from .session import Session
 
@@ -59,8 +59,6 @@ SocketFunction: TypeAlias = Callable[["SocketContext"], Any]
 
 PATH = "/socket.io/"
 LIFECYCLE = ("connect", "disconnect")
-# Store URL schemes whose server can also carry Socket.IO's pub/sub messages.
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix", "redis+sentinel", "redis+cluster"})
 
 log = logging.getLogger("porch.socket")
 
@@ -178,7 +176,7 @@ class SocketContext(AppContext):
 
     def __init__(
         self,
-        app: App,
+        app: SocketHost,
         connection: Connection,
         *,
         event: str,
@@ -205,8 +203,7 @@ class SocketContext(AppContext):
     @cached_property
     def cookies(self) -> dict[str, str]:
         """The handshake's cookies, percent-decoded."""
-        parsed = cookie_parser(self.headers.get("cookie", ""))
-        return {name: unquote(value) for name, value in parsed.items()}
+        return parse_cookies(self.headers.get("cookie", ""))
 
 
 class SocketLayer:
@@ -216,7 +213,7 @@ class SocketLayer:
     this object (one per app), never in module state.
     """
 
-    def __init__(self, app: App, handlers: Iterable[SocketHandler]) -> None:
+    def __init__(self, app: SocketHost, handlers: Iterable[SocketHandler]) -> None:
         self.app = app
         self.handlers: dict[str, list[Step]] = {}
         for handler in handlers:
@@ -275,8 +272,7 @@ class SocketLayer:
     async def on_connect(self, socket_id: str, environ: dict[str, Any], auth: Any = None) -> bool:
         scope: Scope = environ["asgi.scope"]
         cookie_name = self.app.session_cookie
-        cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
-        signed = unquote(cookies[cookie_name]) if cookie_name in cookies else None
+        signed = parse_cookies(Headers(scope=scope).get("cookie", "")).get(cookie_name)
         connection = Connection(socket_id, scope, signed)
         self.connections[socket_id] = connection
         accepted = await self.dispatch(connection, "connect", auth, refuse_on_error=True)
@@ -368,75 +364,6 @@ def event_data(payload: tuple[Any, ...]) -> Any:
     if not payload:
         return None
     return payload[0] if len(payload) == 1 else payload
-
-
-def broadcast_url(app: App) -> str | None:
-    """The Redis URL for Socket.IO's pub/sub: the session store's, when it is Redis.
-
-    A store passed in code as an object has no URL to share; its broadcasts stay
-    within one process, and a warning says how to share them.
-    """
-    session = app.options.session
-    if session is None:
-        return None
-    if isinstance(session.store, str):
-        return manager_url(session.store)
-    if is_redis_store(session.store):
-        log.warning(
-            "socket broadcasts (ctx.io.emit) reach only this process's clients: the Redis store "
-            "was passed in code as an object, which has no URL to share. Pass it as a URL "
-            "(session={'store': 'redis://...'}) or set REDIS_URL to broadcast across workers."
-        )
-    return None
-
-
-def is_redis_store(store: object) -> bool:
-    try:
-        from .session.stores.redis import RedisStore
-    except ImportError:  # redis is not installed, so this store cannot be one
-        return False
-    return isinstance(store, RedisStore)
-
-
-def channel_for(url: str) -> str:
-    """One pub/sub channel per Redis database: apps that share sessions share broadcasts.
-
-    Redis pub/sub ignores the database number, so two apps on databases 0 and 1
-    of one server would otherwise hear each other's broadcasts.
-    """
-    parts = urlsplit(url)
-    if parts.scheme == "redis+sentinel":
-        db = parts.path.strip("/").split("/")[0]
-    elif parts.scheme == "unix":
-        db = dict(parse_qsl(parts.query)).get("db", "0")
-    else:
-        db = parts.path.strip("/")
-    return f"porch.socket.db{db or '0'}"
-
-
-def manager_url(store_url: str) -> str | None:
-    """The URL python-socketio's Redis manager understands for a porch store URL.
-
-    ``redis://``, ``rediss://`` and ``unix://`` are the same; porch's sentinel form
-    (``/service[/db]``) is reordered into python-socketio's (``/db/service``); a
-    cluster is reached through its first seed node, since Redis Cluster delivers
-    a PUBLISH to the subscribers of every node. Any other store: None.
-    """
-    scheme, _, rest = store_url.partition("://")
-    scheme = scheme.lower()
-    if scheme not in REDIS_SCHEMES:
-        return None
-    if scheme == "redis+sentinel":
-        parts = urlsplit(store_url)
-        segments = [segment for segment in parts.path.split("/") if segment]
-        service = segments[0] if segments else "mymaster"
-        db = segments[1] if len(segments) > 1 else "0"
-        return f"redis+sentinel://{parts.netloc}/{quote(db)}/{quote(service)}"
-    if scheme == "redis+cluster":
-        userinfo, at, hosts = rest.partition("@") if "@" in rest else ("", "", rest)
-        first_seed = hosts.split("/")[0].split("?")[0].split(",")[0]
-        return f"redis://{userinfo}{at}{first_seed}/0"
-    return store_url
 
 
 __all__ = ["Broadcast", "Socket", "SocketContext", "SocketHandler", "socket"]

@@ -1,6 +1,6 @@
 """The option types of ``server(**options)`` match the schema that reads the options.
 
-``porch.option_types`` is what mypy checks a call against; ``porch.options`` is
+``porch.option_types`` is what mypy checks a call against; ``porch.option_schema`` is
 what porch reads at start-up. These tests hold the first to the second: the same
 names in every section, every default a value the type accepts, and every
 literal the type offers a value the converter takes unchanged. A new option
@@ -17,7 +17,8 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 
-from porch import app, options
+from porch import app
+from porch import option_schema as options
 from porch.option_types import (
     CookieSettings,
     SecuritySettings,

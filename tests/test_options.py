@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from porch import ConfigError, server
-from porch.options import load_options, read_environment
+from porch.option_schema import load_options, read_environment
 from porch.session.stores import MemoryStore
 
 STRONG = "k" * 40

@@ -25,7 +25,8 @@ import socketio
 
 from porch import get, run, server, socket
 from porch.option_types import ServerOptions
-from porch.socket import SocketContext, SocketHandler, channel_for, manager_url
+from porch.socket import SocketContext, SocketHandler
+from porch.socket_pubsub import channel_for, manager_url
 from porch.testing.server import AsyncApi
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers

@@ -1,6 +1,7 @@
 """Request protections, on by default: CSRF, security headers, and limits on what a request may be.
 
-- ``csrf``: a masked per-request token for unsafe methods (``check_csrf``, ``csrf_token``).
+- ``csrf``: a masked per-request token for unsafe methods (``check_csrf``, ``csrf_token``);
+  which route keeps the check is the router's to say (``router.route_wants_csrf``).
 - ``headers``: the response headers computed once per app (``SecurityHeaders``).
 - ``requests``: the Host allow-list, the header size limit and the JSON depth limit,
   each refusing a request with a 4xx and a message, never a 500.
@@ -8,15 +9,6 @@
   X-Forwarded-Host), shared by the allow-list and ``sub()``.
 """
 
-from .csrf import check_csrf, csrf_token, route_wants_csrf
-from .headers import SecurityHeaders
-from .requests import RequestGuard, check_json_depth
-
-__all__ = [
-    "RequestGuard",
-    "SecurityHeaders",
-    "check_csrf",
-    "check_json_depth",
-    "csrf_token",
-    "route_wants_csrf",
-]
+# Nothing is imported here: importing ``porch.security.hosts`` runs this file
+# first, and a facade importing every submodule would tie the host parsing
+# (which the converters use) to the CSRF check (which needs the session).

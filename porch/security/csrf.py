@@ -15,15 +15,13 @@ import base64
 import binascii
 import hmac
 import secrets
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import Forbidden
 from ..session import CSRF
 
 if TYPE_CHECKING:
-    from ..context import Context
-    from ..router import Route, Step
+    from ..protocols import Submitted
     from ..session import Session
 
 CSRF_FIELD = "_csrf"
@@ -74,7 +72,7 @@ def token_matches(token: str, session: Session) -> bool:
     return hmac.compare_digest(_xor(mask, masked), secret)
 
 
-def submitted_token(ctx: Context) -> str | None:
+def submitted_token(ctx: Submitted) -> str | None:
     """The token the request sent: the X-CSRF-Token header, else the form field _csrf."""
     header = ctx.headers.get(CSRF_HEADER)
     if header:
@@ -84,30 +82,7 @@ def submitted_token(ctx: Context) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def route_wants_csrf(chain: Sequence[Route | Step], ctx: Context) -> bool:
-    """Whether the route that will answer an unsafe request keeps the CSRF check.
-
-    A route made with ``csrf=False`` (or inside ``sub(..., csrf=False)``) is an
-    API for clients that send no session cookie, so there is nothing to forge.
-    The check is decided before any middleware runs, as for every other
-    request: the route that answers is the first whose method, path and host
-    match (routes are final). A request no route answers keeps the check.
-    """
-    if ctx.method not in UNSAFE_METHODS:
-        return False
-    from ..router import Route
-
-    for item in chain:
-        if (
-            isinstance(item, Route)
-            and item.match(ctx.method, ctx.path) is not None
-            and item.admits(ctx)
-        ):
-            return item.csrf
-    return True
-
-
-def check_csrf(ctx: Context) -> None:
+def check_csrf(ctx: Submitted) -> None:
     """Refuse an unsafe request that does not carry this session's CSRF token."""
     if ctx.method not in UNSAFE_METHODS:
         return

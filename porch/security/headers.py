@@ -13,14 +13,8 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..context import Context
     from ..options import SecurityOptions
-
-CONSERVATIVE_CSP = (
-    "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'; "
-    "object-src 'none'"
-)
-"""The policy ``security={'csp': True}`` sends: same-origin resources only, no plugins."""
+    from ..protocols import Secured
 
 
 def header_list(options: SecurityOptions) -> tuple[tuple[str, str], ...]:
@@ -46,7 +40,7 @@ class SecurityHeaders:
         hsts = options.hsts if production else None
         self.raw_hsts = hsts.encode("latin-1") if hsts else None
 
-    def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Context, *, fresh: bool = False) -> None:
+    def add_to(self, raw: list[tuple[bytes, bytes]], ctx: Secured, *, fresh: bool = False) -> None:
         """Add to a response's raw header list (lower-case names), leaving ones it has.
 
         ``fresh``: the list holds only porch's own headers (content type and

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..protocols import Addressed
 
 LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 NAME = re.compile(rf"(?:{LABEL}\.)*{LABEL}\.?")
@@ -109,7 +109,7 @@ def host_allowed(name: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def request_host(ctx: Context) -> str | None:
+def request_host(ctx: Addressed) -> str | None:
     """The host this request names, as given: the Host header, or X-Forwarded-Host.
 
     X-Forwarded-Host counts only from a trusted proxy (``trust_proxy``), and it
@@ -129,7 +129,7 @@ def request_host(ctx: Context) -> str | None:
     return found
 
 
-def request_host_name(ctx: Context) -> str | None:
+def request_host_name(ctx: Addressed) -> str | None:
     """The name part of the request's host, parsed; None when it names no valid host."""
     given = request_host(ctx)
     parsed = parse_host(given) if given is not None else None

@@ -13,11 +13,11 @@ from ..errors import BadRequest, HeadersTooLarge
 from .hosts import host_allowed, host_pattern, parse_host, request_host
 
 if TYPE_CHECKING:
-    from ..context import Context
     from ..options import SecurityOptions
+    from ..protocols import Addressed
 
 
-def header_bytes(ctx: Context) -> tuple[int, str]:
+def header_bytes(ctx: Addressed) -> tuple[int, str]:
     """The size of all request headers, and the name of the largest one (for the message)."""
     total, largest, largest_size = 0, "", -1
     for name, value in ctx.scope["headers"]:
@@ -35,13 +35,13 @@ class RequestGuard:
         self.hosts = tuple(host_pattern(pattern.lower()) for pattern in options.hosts)
         self.header_limit = options.header_limit
 
-    def check(self, ctx: Context) -> None:
+    def check(self, ctx: Addressed) -> None:
         if sum(map(len, chain.from_iterable(ctx.scope["headers"]))) > self.header_limit:
             self.check_header_size(ctx)  # the common case costs one sum, not a call more
         if self.hosts:
             self.check_host(ctx)
 
-    def check_header_size(self, ctx: Context) -> None:
+    def check_header_size(self, ctx: Addressed) -> None:
         total, largest = header_bytes(ctx)
         if total > self.header_limit:
             raise HeadersTooLarge(
@@ -50,7 +50,7 @@ class RequestGuard:
                 "send fewer or smaller cookies and headers."
             )
 
-    def check_host(self, ctx: Context) -> None:
+    def check_host(self, ctx: Addressed) -> None:
         """Only the Host names ``security.hosts`` lists: no password-reset links to evil.com."""
         host = request_host(ctx)
         parsed = parse_host(host) if host is not None else None

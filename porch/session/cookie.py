@@ -1,20 +1,25 @@
-"""Cookies: signing with rotation, and the one function that builds a Set-Cookie header."""
+"""The session cookie's signing (with secret rotation) and the session's key in the store.
+
+The Set-Cookie builder lives in ``porch.cookies``, below every layer that sets a
+cookie; it is imported here for the session layer, which takes it from this module.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from typing import Literal
-from urllib.parse import quote
 
-SameSite = Literal["lax", "strict", "none"]
+from ..cookies import SameSite, expire_cookie_header, http_date, set_cookie_header
 
-# Characters a cookie value may hold as they are (RFC 6265 cookie-octet, minus '%',
-# which starts an escape); anything else is percent-encoded, as express does.
-COOKIE_SAFE = "!#$&'()*+-./:<=>?@[]^_`{|}~"
+__all__ = [
+    "SameSite",
+    "Signer",
+    "expire_cookie_header",
+    "http_date",
+    "session_key",
+    "set_cookie_header",
+]
 
 
 class Signer:
@@ -49,71 +54,6 @@ class Signer:
             if hmac.compare_digest(signature, self._signature(key, value)):
                 return value
         return None
-
-
-def set_cookie_header(
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-    expires: datetime | str | int | None = None,
-    path: str | None = "/",
-    domain: str | None = None,
-    secure: bool = False,
-    httponly: bool = False,
-    samesite: SameSite | None = "lax",
-) -> str:
-    """The value of one ``Set-Cookie`` header; every cookie porch sets is built here."""
-    parts = [f"{name}={quote(value, safe=COOKIE_SAFE)}"]
-    if max_age is not None:
-        parts.append(f"Max-Age={int(max_age)}")
-    if expires is not None:
-        parts.append(f"Expires={http_date(expires)}")
-    if path:
-        parts.append(f"Path={path}")
-    if domain:
-        parts.append(f"Domain={domain}")
-    if secure:
-        parts.append("Secure")
-    if httponly:
-        parts.append("HttpOnly")
-    if samesite:
-        parts.append(f"SameSite={samesite.capitalize()}")
-    return "; ".join(parts)
-
-
-def expire_cookie_header(
-    name: str,
-    *,
-    path: str | None = "/",
-    domain: str | None = None,
-    secure: bool = False,
-    httponly: bool = True,
-    samesite: SameSite | None = "lax",
-) -> str:
-    """A ``Set-Cookie`` that makes the browser forget the cookie now."""
-    return set_cookie_header(
-        name,
-        "",
-        max_age=0,
-        expires=0,
-        path=path,
-        domain=domain,
-        secure=secure,
-        httponly=httponly,
-        samesite=samesite,
-    )
-
-
-def http_date(moment: datetime | str | int) -> str:
-    """An HTTP date from a datetime, a Unix timestamp, or a string taken as already formatted."""
-    if isinstance(moment, str):
-        return moment
-    if isinstance(moment, int):
-        moment = datetime.fromtimestamp(moment, tz=UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def session_key(session_id: str) -> str:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..app import App
 from ..app import server as build
 from ..context import Context
-from ..security import csrf_token
+from ..security.csrf import csrf_token
 from .servers import Runner, StartupWatch, runner_for
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import pytest
 
 from porch import ConfigError, get, header, run, server
 from porch.context import Context
+from porch.converters import CONSERVATIVE_CSP
 from porch.option_types import SecuritySettings, ServerOptions
-from porch.security.headers import CONSERVATIVE_CSP
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 

@@ -15,7 +15,7 @@ import pytest
 from porch import get, run, sub
 from porch.context import Context
 from porch.errors import ConfigError
-from porch.options import load_options
+from porch.option_schema import load_options
 
 
 @get("/")
