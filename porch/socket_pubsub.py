@@ -12,11 +12,11 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlsplit
 
+# The store schemes whose server can also carry Socket.IO's pub/sub messages.
+from .session.stores import REDIS_SCHEMES, is_redis_store
+
 if TYPE_CHECKING:
     from .protocols import Services
-
-# Store URL schemes whose server can also carry Socket.IO's pub/sub messages.
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix", "redis+sentinel", "redis+cluster"})
 
 log = logging.getLogger("porch.socket")
 
@@ -39,14 +39,6 @@ def broadcast_url(app: Services) -> str | None:
             "(session={'store': 'redis://...'}) or set REDIS_URL to broadcast across workers."
         )
     return None
-
-
-def is_redis_store(store: object) -> bool:
-    try:
-        from .session.stores.redis import RedisStore
-    except ImportError:  # redis is not installed, so this store cannot be one
-        return False
-    return isinstance(store, RedisStore)
 
 
 def channel_for(url: str) -> str:
