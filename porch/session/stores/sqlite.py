@@ -145,7 +145,7 @@ class SQLiteStore(SQLiteConnection, Store):
                 merge_live(connection, key, patch_text, rebinds, user, expires, now)
             self._sweep_now_and_then(connection, now)
 
-        await self._quick(save)
+        await self._write(save)
 
     async def touch(self, key: str, ttl: int) -> None:
         def touch(connection: sqlite3.Connection) -> None:
