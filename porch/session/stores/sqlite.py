@@ -10,7 +10,8 @@ file system does not lock reliably.
 
 A request's load and save run on the event loop, on a connection that never
 waits there: a statement that finds the file locked is retried after an
-``asyncio.sleep``. Everything that can take long (opening and migrating the
+``asyncio.sleep``; the saves of one loop turn share a transaction
+(``sqlite_batch``). Everything that can take long (opening and migrating the
 file, checkpoints, ``purge``, ``count``) runs on the store's own thread.
 """
 
