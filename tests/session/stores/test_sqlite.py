@@ -366,7 +366,7 @@ async def test_a_file_of_an_older_porch_is_migrated_once_keeping_its_sessions(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
             )}  # fmt: skip
         connection.close()
-        assert indexes == {"sessions_by_user", "sessions_by_purge"}
+        assert indexes == {"sessions_by_user", "sessions_by_purge", "moved_sessions_by_expiry"}
         other = new_key()
         for _ in range(SWEEP_EVERY):  # the sweep finds the older porch's expired row
             await first.save(other, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
