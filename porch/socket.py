@@ -27,11 +27,8 @@ see it; the browser's HTTP requests cannot). The same holds after
 python-socketio's Redis manager on the same Redis, so ``ctx.io.emit`` reaches
 the clients of every worker and machine.
 
-**Refusals first.** Socket.IO's requests pass the same Host allow-list and
-header-size limit as every HTTP request (``security.hosts``,
-``security.header_limit``) before python-socketio sees them: a page on a name
-that was rebound to this server's address (DNS rebinding) is its own origin,
-so python-socketio's same-origin check alone would let it in.
+**Refusals first.** Socket.IO's requests pass the Host allow-list and the
+header limit before python-socketio sees them (socket_guard.py).
 """
 
 from __future__ import annotations
@@ -46,13 +43,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast, overload
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from .context import AppContext, Context
+from .context import AppContext
 from .cookies import parse_cookies
-from .errors import HTTPError
-from .logsafe import escape, safe_traceback
+from .logsafe import safe_traceback
 from .router import Step
-from .security.requests import RequestGuard
 from .session.unavailable import UnavailableSession
+from .socket_guard import SocketGuard
 from .socket_pubsub import broadcast_url, channel_for
 
 if TYPE_CHECKING:
@@ -228,7 +224,7 @@ class SocketLayer:
             self.handlers.setdefault(handler.event, []).extend(handler.steps)
         self.connections: dict[str, Connection] = {}
         self.manager_url = broadcast_url(app)
-        self.guard = RequestGuard(app.options.security)
+        self.guard = SocketGuard(app)
         self.server, self.io, self.asgi = self.build()
 
     def build(self) -> tuple[socketio.AsyncServer, Broadcast, socketio.ASGIApp]:
@@ -253,12 +249,8 @@ class SocketLayer:
         return scope["type"] in ("http", "websocket") and scope["path"].startswith(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            self.guard.check(Context(self.app, handshake_scope(scope), receive))
-        except HTTPError as refusal:
-            await refuse(scope, send, refusal, self.app.log)
-            return
-        await self.asgi(scope, receive, send)
+        if await self.guard.admits(scope, receive, send):
+            await self.asgi(scope, receive, send)
 
     async def close(self) -> None:
         """Stop the background tasks (Engine.IO's client monitor, the Redis listener).
@@ -381,32 +373,3 @@ def event_data(payload: tuple[Any, ...]) -> Any:
 
 
 __all__ = ["Broadcast", "Socket", "SocketContext", "SocketHandler", "socket"]
-
-
-def handshake_scope(scope: Scope) -> Scope:
-    """The scope as a request: a WebSocket upgrade is a GET, though its scope has no method."""
-    return scope if "method" in scope else {**scope, "method": "GET"}
-
-
-async def refuse(scope: Scope, send: Send, refusal: HTTPError, log: logging.Logger) -> None:
-    """Answer a refused Socket.IO request: its status as HTTP, or a closed WebSocket handshake.
-
-    Closing a WebSocket before accepting it makes the server answer the upgrade
-    with 403 (the ASGI specification); the status and message are in the log.
-    """
-    log.info("Socket.IO request refused: %s %s", refusal.status, escape(str(refusal)))
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008})
-        return
-    body = str(refusal).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": refusal.status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
