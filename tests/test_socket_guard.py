@@ -33,6 +33,13 @@ def ping(ctx: SocketContext) -> str:
     return "pong"
 
 
+# A client's close frame: FIN + close opcode, masked, no payload, a zero mask key.
+# Leaving an upgraded WebSocket without one, on Granian's embedded server, left
+# Socket.IO's tasks waiting on Granian futures that never resolve after it stopped,
+# and the test's event loop then hung at close cancelling them.
+CLOSE_FRAME = bytes([0x88, 0x80, 0, 0, 0, 0])
+
+
 async def upgrade_status(url: str, headers: dict[str, str]) -> int:
     """Send a WebSocket upgrade exactly as written (its Host included); the reply's status."""
     address = urlsplit(url)
@@ -45,9 +52,15 @@ async def upgrade_status(url: str, headers: dict[str, str]) -> int:
         writer.write((head + "\r\n").encode("latin-1"))
         await writer.drain()
         status_line = await asyncio.wait_for(reader.readline(), 10)
+        status = int(status_line.split()[1])
+        if status == 101:  # close the WebSocket as a browser does, and wait for the server's close
+            writer.write(CLOSE_FRAME)
+            await writer.drain()
+            while await asyncio.wait_for(reader.read(65536), 10):
+                pass
     finally:
         writer.close()
-    return int(status_line.split()[1])
+    return status
 
 
 async def polling(url: str, headers: dict[str, str]) -> httpx.Response:
