@@ -145,7 +145,8 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 freeze_startup_objects()
-                warn_of_unpassed_routes(self)
+                if self.module is not None:  # built at a module's top level: that module's app
+                    warn_of_unpassed_routes(self.module, apps_in(self.module))
                 self.writes_access_lines = not server_access_log_off(self.started_by_porch)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -375,6 +376,11 @@ def without_body(send: Send) -> Send:
     return send_headers_only
 
 
+def apps_in(module: Mapping[str, Any]) -> list[App]:
+    """The apps a module made (``app = server(...)``): what its routes were passed to."""
+    return [value for value in module.values() if isinstance(value, App)]
+
+
 def server(*middleware: Any, **options: Unpack[ServerOptions]) -> App:
     """Build an app from middleware and options: ``app = server(counter, port=8080)``.
 
@@ -396,4 +402,4 @@ def server(*middleware: Any, **options: Unpack[ServerOptions]) -> App:
     return app
 
 
-__all__ = ["App", "server"]
+__all__ = ["App", "apps_in", "server"]

@@ -30,7 +30,6 @@ KNOWN: list[set[str]] = [
         "porch.serve",
         "porch.serve.granian",
         "porch.serve.uvicorn",
-        "porch.unpassed",
     },
 ]
 
