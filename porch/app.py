@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .context import BODY_METHODS, Context
+from .context import BODY_METHODS, Context, Responder
 from .debug_page import development_error
 from .errors import HTTPError, StoreUnavailable
 from .favicon import Favicon
@@ -110,11 +110,14 @@ class App:
         self._store_open = False
         self.compress = options.compress
         self.module: Mapping[str, Any] | None = None  # set by server(): the app's module
-        # Off by default; each replaces self.respond on this instance only (zero cost when off).
-        if options.health is not None:
-            serve_health(self, options.health)
-        if self.metrics is not None:
-            measure_requests(self, self.metrics)
+        # What handle() calls: respond, with the health endpoints and the metrics around it
+        # when those options are on (off by default, and then nothing per request).
+        self.answer: Responder = measure_requests(
+            serve_health(self.respond, options, self.store, self.log),
+            self.metrics,
+            self.chain,
+            options,
+        )
 
     def __repr__(self) -> str:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
@@ -176,7 +179,7 @@ class App:
         logs_access = self.writes_access_lines and self.access_log.isEnabledFor(logging.INFO)
         started = time.perf_counter() if logs_access else 0.0
         ctx = Context(self, scope, receive)
-        response = await self.respond(ctx)
+        response = await self.answer(ctx)
         ready = isinstance(response, ReadyResponse)  # porch's own headers only, body in hand
         self.security_headers.add_to(response.raw_headers, ctx, fresh=ready)
         try:

@@ -24,9 +24,7 @@ KNOWN: list[set[str]] = [
     {
         "porch.app",
         "porch.cli",
-        "porch.health",
         "porch.listing",
-        "porch.metrics",
         "porch.serve",
         "porch.serve.granian",
         "porch.serve.uvicorn",
