@@ -38,6 +38,7 @@ from .scope import cookie_and_body
 from .security.csrf import check_csrf
 from .security.headers import SecurityHeaders
 from .security.requests import RequestGuard
+from .serve import serve, settings_for
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
@@ -321,8 +322,6 @@ class App:
 
         For several workers or auto-reload, use ``porch serve module:app``.
         """
-        from .serve import serve, settings_for
-
         serve(self, settings_for(self, host=host, port=port, server=server))
 
 

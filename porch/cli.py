@@ -25,6 +25,7 @@ from pathlib import Path
 from .app import App
 from .errors import ConfigError, PorchError
 from .session.stores import MemoryStore, Store, innermost
+from .target import import_target
 
 
 @contextmanager
@@ -45,14 +46,7 @@ def start_up_notices_hidden() -> Iterator[None]:
 
 def load_app(target: str) -> App:
     """Import ``module:attribute`` from the working directory; it must be a porch app."""
-    from uvicorn.importer import ImportFromStringError, import_from_string
-
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        app = import_from_string(target)
-    except ImportFromStringError as exc:
-        raise ConfigError(f"cannot load {target!r}: {exc}") from exc
+    app = import_target(target)
     if not isinstance(app, App):
         raise ConfigError(
             f"{target!r} is a {type(app).__name__}, not a porch app; point at the object "
