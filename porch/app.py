@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from .compression import accepts_gzip, send_gzipped, small
 from .context import BODY_METHODS, Context, Responder
 from .debug_page import development_error
 from .errors import HTTPError, StoreUnavailable
@@ -33,7 +33,7 @@ from .option_schema import load_options, read_environment
 from .options import Options
 from .ready import ReadyResponse
 from .reply import TEXT, reason
-from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
+from .router import ErrorHandler, Route, flatten, route_wants_csrf
 from .scope import cookie_and_body
 from .security.csrf import check_csrf
 from .security.headers import SecurityHeaders
@@ -44,13 +44,12 @@ from .session.stores import Store, store_from_url
 from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
+from .step import Step, response_of
 from .templates import Templates
 from .unpassed import module_of_caller, warn_of_unpassed_routes
 
 if TYPE_CHECKING:
     from .option_types import ServerOptions
-
-COMPRESS_MIN_SIZE = 1024
 
 
 def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
@@ -185,7 +184,7 @@ class App:
         self.security_headers.add_to(response.raw_headers, ctx, fresh=ready)
         try:
             if self.compress and not (ready and small(response)) and accepts_gzip(scope):
-                await GZipMiddleware(response, minimum_size=COMPRESS_MIN_SIZE)(scope, receive, send)
+                await send_gzipped(response, scope, receive, send)
             else:  # a small reply, a client without gzip (most API clients and load testers)
                 await response(scope, receive, send)
         except ClientDisconnect:  # gone while a streamed reply was sent: nobody to tell
@@ -347,22 +346,6 @@ def freeze_startup_objects() -> None:
 
 
 _startup_frozen = False
-
-
-def small(response: Response) -> bool:
-    """Too small to be worth compressing: GZipMiddleware would send it as it is.
-
-    Only for a reply whose body is in hand (a ``ReadyResponse``).
-    """
-    return len(response.body) < COMPRESS_MIN_SIZE
-
-
-def accepts_gzip(scope: Scope) -> bool:
-    """Whether the client sent ``Accept-Encoding`` naming gzip (read straight from the scope)."""
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding":
-            return b"gzip" in value
-    return False
 
 
 def without_body(send: Send) -> Send:

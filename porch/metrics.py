@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from .errors import ConfigError, StoreUnavailable
-from .router import Route, Step
+from .router import Route
 from .session.stores import CREATED, SessionInfo, Store
+from .step import Step
 
 if TYPE_CHECKING:
     from .context import Context, Responder

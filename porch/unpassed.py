@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .origin import function_location, function_name
-from .router import ErrorHandler, Route, Step
+from .router import ErrorHandler, Route
 from .socket import SocketHandler, SocketLayer
+from .step import Step
 
 log = logging.getLogger("porch")
 
