@@ -41,7 +41,6 @@ from .security.requests import RequestGuard
 from .serve import serve, settings_for
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
-from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
 from .step import Step, response_of
@@ -50,6 +49,13 @@ from .unpassed import module_of_caller, warn_of_unpassed_routes
 
 if TYPE_CHECKING:
     from .option_types import ServerOptions
+
+PER_PROCESS_IN_PRODUCTION = (
+    "ENV=production with the session store %r: SESSIONS WILL BE LOST. They live in this one "
+    "process, so every restart or deploy logs every visitor out, and no other worker sees "
+    "them. Use a shared store: set REDIS_URL=redis://host:6379/0, or "
+    "SESSION_STORE=sqlite:///sessions.db."
+)
 
 
 def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
@@ -162,9 +168,8 @@ class App:
         if self.store is not None and not self._store_open:
             await self.store.open()
             self._store_open = True
-            memory = memory_store_in(self.store)
-            if memory is not None and self.options.production:  # loudly: sessions will be lost
-                self.log.warning(MEMORY_IN_PRODUCTION, memory.max_entries)
+            if self.store.per_process and self.options.production:  # loudly: they will be lost
+                self.log.warning(PER_PROCESS_IN_PRODUCTION, self.store)
 
     async def close(self) -> None:
         if self.sockets is not None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 
 from .errors import StoreUnavailable
-from .session.stores import MemoryStore, Store, innermost
+from .session.stores import Store, innermost
 
 if TYPE_CHECKING:
     from .context import Context, Responder
@@ -80,12 +80,13 @@ async def probe(store: Store, *, timeout: float) -> StoreAnswer:
 async def report_store(store: Store, log: logging.Logger) -> StoreAnswer | None:
     """Log, once at start-up, whether the store answered; never stop the app for it.
 
-    A memory store (or a subclass) lives in this process and always answers:
-    nothing to report, and no call a test counting the store's calls would see.
+    A store whose sessions live in this process (``Store.per_process``, as the
+    memory store's do) has nothing to reach: nothing to report, and no call a
+    test counting the store's calls would see.
     """
-    backend = innermost(store)  # not the metrics wrapper: a probe is not a session call
-    if isinstance(backend, MemoryStore):
+    if store.per_process:
         return None
+    backend = innermost(store)  # not the metrics wrapper: a probe is not a session call
     answer = await probe(backend, timeout=STARTUP_CHECK_SECONDS)
     if answer.answered:
         log.info("The session store %r answered in %.0f ms.", store, answer.seconds * 1000)

@@ -132,6 +132,11 @@ class MeasuredStore(Store):
     def __repr__(self) -> str:
         return repr(self.inner)
 
+    @property
+    def per_process(self) -> bool:
+        """Where the sessions live is the inner store's to say (see ``Store``)."""
+        return self.inner.per_process
+
     async def timed(self, operation: str, call: Awaitable[Any]) -> Any:
         started = time.perf_counter()
         try:

@@ -65,7 +65,7 @@ def test_memory_store_with_several_workers_refuses_naming_the_fix(
     (isolated_environment / "app.py").write_text(COUNTER)
     result = porch("serve", "app:app", "--workers", "2", "--port", str(free_port()))
     assert result.returncode == 2
-    assert "memory session store" in result.stderr
+    assert "the session store MemoryStore(max_entries=10000), which keeps" in result.stderr
     assert "REDIS_URL" in result.stderr and "sqlite:///" in result.stderr
 
 
@@ -78,7 +78,8 @@ def test_a_wrapped_memory_store_with_several_workers_refuses_too(
     monkeypatch.setenv(variable, "true")
     result = porch("serve", "app:app", "--workers", "2", "--port", str(free_port()))
     assert result.returncode == 2
-    assert "memory session store" in result.stderr
+    assert "MemoryStore(max_entries=10000)" in result.stderr
+    assert "which keeps sessions in this one process" in result.stderr
 
 
 def test_serve_names_a_target_that_is_not_a_porch_app(isolated_environment: Path) -> None:
@@ -120,7 +121,9 @@ def test_sessions_on_the_memory_store_says_it_cannot_be_reached_from_outside(
     )
     result = porch("sessions", action, "app:app")
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.startswith("porch: the memory session store lives inside the server")
+    assert result.stderr.startswith("porch: the session store ")
+    assert "MemoryStore(max_entries=10000)" in result.stderr
+    assert "lives inside the server's process" in result.stderr
     assert f"`porch sessions {action}` cannot reach it from outside" in result.stderr
     assert "SESSION_STORE=sqlite:///sessions.db" in result.stderr
     assert "SECRET" not in result.stderr  # the development-secret notice is not shown

@@ -132,12 +132,16 @@ class Store(ABC):
       answers 503); nothing is half-written.
 
     Capabilities, which a store declares about itself (properties, off by
-    default; the session layer asks them once, never the store's class):
+    default; porch asks them, never the store's class):
     ``times_out_by_itself`` (every call already ends within porch's ``timeout``
-    option, so the layer adds no timeout scope of its own) and ``immediate``
+    option, so the layer adds no timeout scope of its own), ``immediate``
     (``load_now``/``save_now``: the same calls without a coroutine, for a store
-    that never waits). A store that inherits a built-in one and overrides its
-    methods should not claim them unless its overrides keep the promise.
+    that never waits) and ``per_process`` (the sessions live in this process
+    only, as ``MemoryStore``'s do). A store that inherits a built-in one and
+    overrides its methods should not claim the first two unless its overrides
+    keep the promise. A wrapper around another store (``inner``) forwards
+    ``per_process``, which is about where the data lives, and claims neither
+    of the others, which are about its own calls.
     """
 
     @property
@@ -154,6 +158,15 @@ class Store(ABC):
         ``save_now``), for a store whose calls never wait; the session layer calls them
         directly and saves a coroutine per request. None unless the store offers them."""
         return None
+
+    @property
+    def per_process(self) -> bool:
+        """Capability: the sessions live in this process only, so other worker processes do
+        not see them, the shell cannot reach them, and they are lost when it exits. porch
+        then refuses several workers and ``porch sessions count|purge``, warns at start-up
+        in production, and does not probe the store at start-up (nothing to reach). False
+        unless the store says so: a claim a shared store makes wrongly only costs those."""
+        return False
 
     async def open(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Connect (pools, files). Called once at app start-up; must be idempotent."""
