@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.redis_server import start_redis
+    from tests.redis_server import RedisServer, start_redis
 else:
     # pytest puts tests/ (not the repository root) on sys.path for this conftest.
-    from redis_server import start_redis
+    from redis_server import RedisServer, start_redis
 
 # Variables porch reads; a value left on the machine (or by another test) must not leak in.
 PORCH_PREFIXES = ("SESSION", "SECURITY_")
@@ -85,5 +85,16 @@ def redis_url() -> Iterator[str]:
     server = start_redis()
     try:
         yield server.url
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop, restart, pause or reconfigure
+    (``redis_url`` is the shared one, for tests that only read and write)."""
+    server = start_redis()
+    try:
+        yield server
     finally:
         server.remove()

@@ -32,10 +32,10 @@ from porch.testing.server import AsyncApi
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
 if TYPE_CHECKING:
-    from tests.redis_server import RedisServer, ask, free_loopback_port, start_redis
+    from tests.redis_server import RedisServer, ask, free_loopback_port
     from tests.serve_process import wait_until_answering
 else:
-    from redis_server import RedisServer, ask, free_loopback_port, start_redis
+    from redis_server import RedisServer, ask, free_loopback_port
     from serve_process import wait_until_answering
 
 TIMEOUT = 10.0
@@ -420,15 +420,6 @@ async def shout(ctx):
 
 app = server(login, whoami, shout, security={'csrf': False})
 """
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 def subscribers(redis: RedisServer) -> int:
