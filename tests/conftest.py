@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from porch.session.stores import MemoryStore, Store
+from porch.session.stores.redis import RedisStore
+from porch.session.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from tests.redis_server import RedisServer, start_redis
@@ -98,3 +103,18 @@ def redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Run the test once per built-in store, each new and empty (the Redis one by key prefix,
+    on the shared ``redis_url``): for promises of the session layer that hold on every store.
+    Closed after the test, which may use it after the app that opened it stopped."""
+    if request.param == "memory":
+        store: Store = MemoryStore()
+    elif request.param == "sqlite":
+        store = SQLiteStore(tmp_path / "sessions.db")
+    else:
+        store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"{uuid.uuid4().hex}:")
+    yield store
+    await store.close()

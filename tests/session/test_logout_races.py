@@ -8,35 +8,13 @@ cookie for a live, logged-in session.
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from porch import get, run
 from porch.context import Context
-from porch.session.stores import MemoryStore, Store
-from porch.session.stores.redis import RedisStore
-from porch.session.stores.sqlite import SQLiteStore
+from porch.session.stores import Store
 
 SECRET = "s" * 40
-STORES = ("memory", "sqlite", "redis")
-
-
-@pytest.fixture(params=STORES)
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
-) -> AsyncIterator[Store]:
-    kinds: dict[str, Callable[[], Store]] = {
-        "memory": MemoryStore,
-        "sqlite": lambda: SQLiteStore(tmp_path / "sessions.db"),
-        "redis": lambda: RedisStore(redis_url, prefix=f"races-{secrets.token_hex(4)}:"),
-    }
-    made = kinds[request.param]()
-    yield made
-    await made.close()
 
 
 @get("/login/:user")
@@ -78,16 +56,16 @@ def slow_regenerate(started: asyncio.Event, go_on: asyncio.Event) -> Any:
     return slow
 
 
-def options(store: Store) -> dict[str, Any]:
-    return {"session": {"store": store}, "security": {"csrf": False}, "secret": SECRET}
+def options(each_store: Store) -> dict[str, Any]:
+    return {"session": {"store": each_store}, "security": {"csrf": False}, "secret": SECRET}
 
 
 async def test_a_slow_regenerate_after_logout_does_not_log_the_browser_back_in(
-    store: Store,
+    each_store: Store,
 ) -> None:
     started, go_on = asyncio.Event(), asyncio.Event()
     slow = slow_regenerate(started, go_on)
-    async with run(login, whoami, logout, slow, **options(store)) as api:
+    async with run(login, whoami, logout, slow, **options(each_store)) as api:
         await api.get("/login/ada")
         assert (await api.get("/whoami")).body == {"user": "ada"}
         slow_request = asyncio.create_task(api.get("/slow"))
@@ -98,15 +76,15 @@ async def test_a_slow_regenerate_after_logout_does_not_log_the_browser_back_in(
         assert late.status == 200
         assert late.cookies.get("session", "") == ""  # no live cookie: the old one expires
         assert (await api.get("/whoami")).body == {"user": None}
-        assert await store.sessions_of("ada") == []
+        assert await each_store.sessions_of("ada") == []
 
 
 async def test_a_slow_regenerate_after_log_out_everywhere_does_not_survive_it(
-    store: Store,
+    each_store: Store,
 ) -> None:
     started, go_on = asyncio.Event(), asyncio.Event()
     slow = slow_regenerate(started, go_on)
-    async with run(login, whoami, everywhere, slow, **options(store)) as laptop:
+    async with run(login, whoami, everywhere, slow, **options(each_store)) as laptop:
         await laptop.get("/login/bob")
         slow_request = asyncio.create_task(laptop.get("/slow"))
         await started.wait()
@@ -115,4 +93,4 @@ async def test_a_slow_regenerate_after_log_out_everywhere_does_not_survive_it(
         late = await slow_request
         assert late.status == 200
         assert (await laptop.get("/whoami")).body == {"user": None}
-        assert await store.sessions_of("bob") == []
+        assert await each_store.sessions_of("bob") == []
