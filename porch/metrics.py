@@ -137,6 +137,12 @@ class MeasuredStore(Store):
         """Where the sessions live is the inner store's to say (see ``Store``)."""
         return self.inner.per_process
 
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """The inner store's: regenerate and destroy reach it unchanged. (Not so the speed
+        capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
+        return self.inner.destroy_follows_moves
+
     async def timed(self, operation: str, call: Awaitable[Any]) -> Any:
         started = time.perf_counter()
         try:
