@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -118,3 +119,14 @@ async def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"{uuid.uuid4().hex}:")
     yield store
     await store.close()
+
+
+@pytest.fixture
+def forget_imports() -> Iterator[None]:
+    """For a test that imports an app module it wrote (``porch serve app:app`` in-process):
+    ``sys.modules`` and ``sys.path`` as they were before, so the next test's module is new."""
+    modules, path = set(sys.modules), list(sys.path)
+    yield
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    sys.path[:] = path

@@ -3,8 +3,6 @@ was made (the command itself: tests/test_cli.py)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +10,7 @@ import pytest
 from porch.cli import load_app
 from porch.listing import route_listing
 
-
-@pytest.fixture(autouse=True)
-def forget_imports() -> Iterator[None]:
-    """Each test's ``app.py`` is a new module: ``sys.modules`` and ``sys.path`` as they were."""
-    modules, path = set(sys.modules), list(sys.path)
-    yield
-    for name in set(sys.modules) - modules:
-        del sys.modules[name]
-    sys.path[:] = path
+pytestmark = pytest.mark.usefixtures("forget_imports")  # each app.py is a new module
 
 
 def listed(folder: Path, source: str) -> list[str]:

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from porch import ConfigError
 from porch.target import import_target
-
-
-@pytest.fixture
-def forget_imports() -> Iterator[None]:
-    """Leave ``sys.modules`` and ``sys.path`` as they were (the import adds to both)."""
-    modules, path = set(sys.modules), list(sys.path)
-    yield
-    for name in set(sys.modules) - modules:
-        del sys.modules[name]
-    sys.path[:] = path
 
 
 @pytest.mark.usefixtures("forget_imports")
