@@ -151,7 +151,10 @@ async def sleep(ctx: Context) -> str:
 async def test_requests_beyond_max_concurrency_wait_on_granian_and_get_503_on_uvicorn(
     each_server: str,
 ) -> None:
-    async with run(sleep, max_concurrency=2) as api:
+    # Granian counts a kept-alive connection against max_concurrency until its next request
+    # head is due (header_timeout): the first two clients hold their slots that long after
+    # their answers, so a short header_timeout keeps this test short (10 s: over 20 s).
+    async with run(sleep, max_concurrency=2, header_timeout=1) as api:
         clients = [httpx.AsyncClient(base_url=api.url, timeout=30) for _ in range(5)]
         try:
             answers = await asyncio.gather(*(client.get("/sleep") for client in clients))
