@@ -10,7 +10,8 @@ file system does not lock reliably.
 
 A request's load and save run on the event loop, on a connection that never
 waits there: a statement that finds the file locked is retried after an
-``asyncio.sleep``. Everything that can take long (opening and migrating the
+``asyncio.sleep``; the saves of one loop turn share a transaction
+(``sqlite_batch``). Everything that can take long (opening and migrating the
 file, checkpoints, ``purge``, ``count``) runs on the store's own thread.
 """
 
@@ -153,7 +154,7 @@ class SQLiteStore(SQLiteConnection, Store):
                 merge_live(connection, key, patch_text, rebinds, user, expires, now)
             self._sweep_now_and_then(connection, now)
 
-        await self._quick(save)
+        await self._write(save)
 
     async def touch(self, key: str, ttl: int) -> None:
         def touch(connection: sqlite3.Connection) -> None:
