@@ -108,3 +108,36 @@ async def test_a_client_on_an_allowed_host_still_connects_and_gets_its_answer() 
             await client.disconnect()
             await client.shutdown()
         assert answers == ["pong"]
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_host_is_the_one_checked() -> None:
+    """As for HTTP requests: a trusted proxy's X-Forwarded-Host names the host (its own
+    Host header is the backend's address); from an untrusted client it counts for nothing."""
+    async with run(ping, security={"hosts": [ALLOWED]}, trust_proxy=["127.0.0.1"]) as api:
+        backend = urlsplit(api.url).netloc
+        forwarded = await polling(api.url, {"Host": backend, "X-Forwarded-Host": ALLOWED})
+        assert forwarded.status_code == 200
+        rebound = await polling(api.url, {"Host": ALLOWED, "X-Forwarded-Host": "rebound.example"})
+        assert rebound.status_code == 400
+        proxied = {**upgrade(backend), "X-Forwarded-Host": ALLOWED}
+        assert await upgrade_status(api.url, proxied) == 101
+
+
+async def test_only_socket_io_paths_skip_the_pipeline_and_every_one_is_checked() -> None:
+    """Spellings near /socket.io/ (no slash, percent-encoded, another case) are not
+    Socket.IO's: they reach porch's own pipeline, which refuses the Host there."""
+    async with run(ping, security={"hosts": [ALLOWED]}) as api, httpx.AsyncClient() as client:
+        for path in (
+            "/socket.io",
+            "/%73ocket.io/",
+            "/SOCKET.IO/",
+            "/socket.io%2F",
+            "//socket.io/",
+        ):
+            for method in ("GET", "HEAD", "OPTIONS", "POST"):
+                answer = await client.request(
+                    method,
+                    api.url + path + "?EIO=4&transport=polling",
+                    headers={"Host": "rebound.example"},
+                )
+                assert answer.status_code == 400, (method, path)

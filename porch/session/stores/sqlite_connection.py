@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -148,7 +149,7 @@ class SQLiteConnection:
             batch = self._batch = Batch(loop)
             flush = loop.create_task(self._flush(batch))
             self._flushes.add(flush)
-            flush.add_done_callback(self._flushes.discard)
+            flush.add_done_callback(partial(self._flushed, batch))
         elif batch.loop is not loop:
             return await self._quick(work)
         await batch.add(work)
@@ -165,12 +166,25 @@ class SQLiteConnection:
                 outcomes = await self._quick(
                     lambda connection: write_all(connection, batch.saves, self._failed)
                 )
-        except BaseException as exc:
+        except Exception as exc:
             batch.fail(exc)
-            if not isinstance(exc, Exception):
-                raise  # cancelled (the loop is closing): the callers were told
         else:
             batch.settle(outcomes)
+
+    def _flushed(self, batch: Batch, flush: asyncio.Task[None]) -> None:
+        """The batch's task ended. Cancelled (a closing loop cancels every task), it may
+        never have run a step of ``_flush``: its callers are told here, loudly, and the
+        batch is no longer the one later saves join, so none waits on it forever."""
+        self._flushes.discard(flush)
+        if self._batch is batch:
+            self._batch = None
+        if flush.cancelled():
+            batch.fail(
+                StoreUnavailable(
+                    f"The SQLite session store at {self.path} was closing (its event loop "
+                    "cancelled the write): this save may not have been written."
+                )
+            )
 
     def _failed(self, exc: sqlite3.DatabaseError) -> BaseException:
         """A save in a batch that failed on its own: what ``_quick`` makes of a failure."""

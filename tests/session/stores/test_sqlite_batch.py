@@ -150,3 +150,59 @@ async def test_closing_the_store_writes_the_saves_already_queued(tmp_path: Path)
         assert loaded == [{CREATED: 1.0, "n": n} for n in range(4)]
     finally:
         await reopened.close()
+
+
+async def turns_until_done(task: asyncio.Future[None], turns: int = 50) -> bool:
+    """Let the loop run up to ``turns`` turns (no clock): whether ``task`` ended by then.
+    A save on an open store needs three (queue, write, wake the caller)."""
+    for _ in range(turns):
+        if task.done():
+            return True
+        await asyncio.sleep(0)
+    return task.done()
+
+
+async def test_a_batch_whose_task_is_cancelled_before_it_runs_fails_loudly(
+    store: SQLiteStore,
+) -> None:
+    """A closing loop (``asyncio.run`` ending, a server's shutdown) cancels every task,
+    the batch's too, possibly before its first step, so its body never runs: its
+    savers must still be told (not wait forever), and the loop's next saves must be
+    written by a new batch rather than queued on the dead one."""
+    first, second = await created(store, 2)
+    before = asyncio.all_tasks()
+    saving = asyncio.ensure_future(store.save(first, {"n": 1}, (), MINUTE))
+    await asyncio.sleep(0)  # the save is queued; its batch's task has not run yet
+    (flush,) = asyncio.all_tasks() - before - {saving}
+    flush.cancel()
+    assert await turns_until_done(saving)
+    assert isinstance(saving.exception(), StoreUnavailable)
+    later = asyncio.ensure_future(store.save(second, {"n": 2}, (), MINUTE))
+    assert await turns_until_done(later)
+    assert later.exception() is None
+    assert await store.load(second) == {CREATED: 1.0, "n": 2}
+
+
+async def test_a_batch_cancelled_while_it_waits_for_a_lock_fails_loudly(
+    store: SQLiteStore,
+) -> None:
+    """Cancelled between two retries on a locked file: nothing of it was written, and
+    each saver gets a StoreUnavailable, not a CancelledError it would take for its own."""
+    keys = await created(store, 3)
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        before = asyncio.all_tasks()
+        saves = [asyncio.ensure_future(store.save(key, {"n": 1}, (), MINUTE)) for key in keys]
+        await asyncio.sleep(0)
+        (flush,) = asyncio.all_tasks() - before - set(saves)
+        await asyncio.sleep(0)  # the batch's task ran: it found the lock and waits to retry
+        flush.cancel()
+        outcomes = await asyncio.gather(*saves, return_exceptions=True)
+        assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
+        blocker.execute("ROLLBACK")
+        await asyncio.gather(*(store.save(key, {"n": 2}, (), MINUTE) for key in keys))
+        loaded = await asyncio.gather(*(store.load(key) for key in keys))
+        assert loaded == [{CREATED: 1.0, "n": 2}] * 3
+    finally:
+        blocker.close()
