@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .context import BODY_METHODS, Context
+from .compression import accepts_gzip, send_gzipped, small
+from .context import BODY_METHODS, Context, Responder
 from .debug_page import development_error
 from .errors import HTTPError, StoreUnavailable
 from .favicon import Favicon
@@ -33,23 +33,29 @@ from .option_schema import load_options, read_environment
 from .options import Options
 from .ready import ReadyResponse
 from .reply import TEXT, reason
-from .router import ErrorHandler, Route, Step, flatten, response_of, route_wants_csrf
+from .router import ErrorHandler, Route, flatten, route_wants_csrf
 from .scope import cookie_and_body
 from .security.csrf import check_csrf
 from .security.headers import SecurityHeaders
 from .security.requests import RequestGuard
+from .serve import serve, settings_for
 from .session import SessionLayer
 from .session.stores import Store, store_from_url
-from .session.stores.memory import MEMORY_IN_PRODUCTION, memory_store_in
 from .socket import SocketHandler, SocketLayer
 from .static import PublicFolder
+from .step import Step, response_of
 from .templates import Templates
 from .unpassed import module_of_caller, warn_of_unpassed_routes
 
 if TYPE_CHECKING:
     from .option_types import ServerOptions
 
-COMPRESS_MIN_SIZE = 1024
+PER_PROCESS_IN_PRODUCTION = (
+    "ENV=production with the session store %r: SESSIONS WILL BE LOST. They live in this one "
+    "process, so every restart or deploy logs every visitor out, and no other worker sees "
+    "them. Use a shared store: set REDIS_URL=redis://host:6379/0, or "
+    "SESSION_STORE=sqlite:///sessions.db."
+)
 
 
 def build_store(options: Options, metrics: Metrics | None = None) -> Store | None:
@@ -110,11 +116,14 @@ class App:
         self._store_open = False
         self.compress = options.compress
         self.module: Mapping[str, Any] | None = None  # set by server(): the app's module
-        # Off by default; each replaces self.respond on this instance only (zero cost when off).
-        if options.health is not None:
-            serve_health(self, options.health)
-        if self.metrics is not None:
-            measure_requests(self, self.metrics)
+        # What handle() calls: respond, with the health endpoints and the metrics around it
+        # when those options are on (off by default, and then nothing per request).
+        self.answer: Responder = measure_requests(
+            serve_health(self.respond, options, self.store, self.log),
+            self.metrics,
+            self.chain,
+            options,
+        )
 
     def __repr__(self) -> str:
         return f"<porch app: {len(self.chain)} middleware, store={type(self.store).__name__}>"
@@ -145,7 +154,8 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 freeze_startup_objects()
-                warn_of_unpassed_routes(self)
+                if self.module is not None:  # built at a module's top level: that module's app
+                    warn_of_unpassed_routes(self.module, apps_in(self.module))
                 self.writes_access_lines = not server_access_log_off(self.started_by_porch)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -158,9 +168,8 @@ class App:
         if self.store is not None and not self._store_open:
             await self.store.open()
             self._store_open = True
-            memory = memory_store_in(self.store)
-            if memory is not None and self.options.production:  # loudly: sessions will be lost
-                self.log.warning(MEMORY_IN_PRODUCTION, memory.max_entries)
+            if self.store.per_process and self.options.production:  # loudly: they will be lost
+                self.log.warning(PER_PROCESS_IN_PRODUCTION, self.store)
 
     async def close(self) -> None:
         if self.sockets is not None:
@@ -175,12 +184,12 @@ class App:
         logs_access = self.writes_access_lines and self.access_log.isEnabledFor(logging.INFO)
         started = time.perf_counter() if logs_access else 0.0
         ctx = Context(self, scope, receive)
-        response = await self.respond(ctx)
+        response = await self.answer(ctx)
         ready = isinstance(response, ReadyResponse)  # porch's own headers only, body in hand
         self.security_headers.add_to(response.raw_headers, ctx, fresh=ready)
         try:
             if self.compress and not (ready and small(response)) and accepts_gzip(scope):
-                await GZipMiddleware(response, minimum_size=COMPRESS_MIN_SIZE)(scope, receive, send)
+                await send_gzipped(response, scope, receive, send)
             else:  # a small reply, a client without gzip (most API clients and load testers)
                 await response(scope, receive, send)
         except ClientDisconnect:  # gone while a streamed reply was sent: nobody to tell
@@ -317,8 +326,6 @@ class App:
 
         For several workers or auto-reload, use ``porch serve module:app``.
         """
-        from .serve import serve, settings_for
-
         serve(self, settings_for(self, host=host, port=port, server=server))
 
 
@@ -346,22 +353,6 @@ def freeze_startup_objects() -> None:
 _startup_frozen = False
 
 
-def small(response: Response) -> bool:
-    """Too small to be worth compressing: GZipMiddleware would send it as it is.
-
-    Only for a reply whose body is in hand (a ``ReadyResponse``).
-    """
-    return len(response.body) < COMPRESS_MIN_SIZE
-
-
-def accepts_gzip(scope: Scope) -> bool:
-    """Whether the client sent ``Accept-Encoding`` naming gzip (read straight from the scope)."""
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding":
-            return b"gzip" in value
-    return False
-
-
 def without_body(send: Send) -> Send:
     """HEAD: the same headers as GET, no body, whatever server runs the app."""
 
@@ -373,6 +364,11 @@ def without_body(send: Send) -> Send:
         await send(message)
 
     return send_headers_only
+
+
+def apps_in(module: Mapping[str, Any]) -> list[App]:
+    """The apps a module made (``app = server(...)``): what its routes were passed to."""
+    return [value for value in module.values() if isinstance(value, App)]
 
 
 def server(*middleware: Any, **options: Unpack[ServerOptions]) -> App:
@@ -396,4 +392,4 @@ def server(*middleware: Any, **options: Unpack[ServerOptions]) -> App:
     return app
 
 
-__all__ = ["App", "server"]
+__all__ = ["App", "apps_in", "server"]

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from .app import App
 from .errors import ConfigError, PorchError
-from .session.stores import MemoryStore, Store, innermost
+from .session.stores import Store
+from .target import import_target
 
 
 @contextmanager
@@ -45,14 +46,7 @@ def start_up_notices_hidden() -> Iterator[None]:
 
 def load_app(target: str) -> App:
     """Import ``module:attribute`` from the working directory; it must be a porch app."""
-    from uvicorn.importer import ImportFromStringError, import_from_string
-
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        app = import_from_string(target)
-    except ImportFromStringError as exc:
-        raise ConfigError(f"cannot load {target!r}: {exc}") from exc
+    app = import_target(target)
     if not isinstance(app, App):
         raise ConfigError(
             f"{target!r} is a {type(app).__name__}, not a porch app; point at the object "
@@ -62,12 +56,14 @@ def load_app(target: str) -> App:
 
 
 def check_workers(app: App, workers: int) -> None:
-    """Memory sessions live in one process: several workers would split every visitor's session."""
-    if workers > 1 and app.store is not None and isinstance(innermost(app.store), MemoryStore):
+    """Sessions that live in one process (``Store.per_process``, as memory ones do): several
+    workers would split every visitor's session."""
+    if workers > 1 and app.store is not None and app.store.per_process:
         raise ConfigError(
-            f"--workers {workers} with the memory session store would give each worker its own "
-            "sessions, so visitors would lose theirs between requests. Use a shared store: set "
-            "REDIS_URL=redis://localhost:6379/0, or SESSION_STORE=sqlite:///sessions.db."
+            f"--workers {workers} with the session store {app.store!r}, which keeps sessions in "
+            "this one process, would give each worker its own sessions, so visitors would lose "
+            "theirs between requests. Use a shared store: set REDIS_URL=redis://localhost:6379/0, "
+            "or SESSION_STORE=sqlite:///sessions.db."
         )
 
 
@@ -125,11 +121,12 @@ async def purge_sessions(app: App) -> int:
 def require_store(app: App, action: str) -> Store:
     if app.store is None:
         raise ConfigError("this app has sessions turned off (session=False), so it has no store.")
-    if isinstance(getattr(app.store, "inner", app.store), MemoryStore):  # also when encrypted
+    if app.store.per_process:  # as the memory store: also when encrypted or measured
         raise PorchError(
-            f"the memory session store lives inside the server's process, so `porch sessions "
-            f"{action}` cannot reach it from outside (it would see a new, empty store). Use a "
-            "shared store to manage sessions from the shell: REDIS_URL=redis://localhost:6379/0 "
+            f"the session store {app.store!r} lives inside the server's process, so "
+            f"`porch sessions {action}` cannot reach it from outside (it would see a new, empty "
+            "store). Use a shared store to manage sessions from the shell: "
+            "REDIS_URL=redis://localhost:6379/0 "
             "or SESSION_STORE=sqlite:///sessions.db; from inside the app, "
             f"await ctx.store.{action}() works with any store."
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -20,6 +20,7 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope
 
 from .cookies import parse_cookies
@@ -347,6 +348,10 @@ class Context(AppContext):
         if self._form is not None:
             await self._form.close()
 
+
+Responder: TypeAlias = Callable[[Context], Awaitable[Response]]
+"""What answers a request: ``App.respond``, and what the ``health`` and ``metrics`` options
+put around it (porch/health.py, porch/metrics.py)."""
 
 DRAIN_BYTES = 1024 * 1024
 DRAIN_SECONDS = 5.0

@@ -28,7 +28,6 @@ CONSERVATIVE_CSP = (
 """The policy ``security={'csp': True}`` sends: same-origin resources only, no plugins."""
 
 
-
 def _reject(value: Any, where: str, accepted: str) -> ConfigError:
     return ConfigError(f"{where} is {value!r}; accepted: {accepted}.")
 

@@ -20,18 +20,17 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
 from .errors import StoreUnavailable
-from .session.stores import MemoryStore, Store, innermost
+from .session.stores import Store, innermost
 
 if TYPE_CHECKING:
-    from .app import App
-    from .context import Context
+    from .context import Context, Responder
+    from .options import Options
 
 STARTUP_CHECK_SECONDS = 2.0
 # A key no session can have (session keys are SHA-256 of 256-bit random ids):
@@ -81,12 +80,13 @@ async def probe(store: Store, *, timeout: float) -> StoreAnswer:
 async def report_store(store: Store, log: logging.Logger) -> StoreAnswer | None:
     """Log, once at start-up, whether the store answered; never stop the app for it.
 
-    A memory store (or a subclass) lives in this process and always answers:
-    nothing to report, and no call a test counting the store's calls would see.
+    A store whose sessions live in this process (``Store.per_process``, as the
+    memory store's do) has nothing to reach: nothing to report, and no call a
+    test counting the store's calls would see.
     """
-    backend = innermost(store)  # not the metrics wrapper: a probe is not a session call
-    if isinstance(backend, MemoryStore):
+    if store.per_process:
         return None
+    backend = innermost(store)  # not the metrics wrapper: a probe is not a session call
     answer = await probe(backend, timeout=STARTUP_CHECK_SECONDS)
     if answer.answered:
         log.info("The session store %r answered in %.0f ms.", store, answer.seconds * 1000)
@@ -135,20 +135,20 @@ class HealthEndpoint:
         return Response(body, 503, media_type=JSON, headers=headers)
 
 
-def serve_health(app: App, path: str) -> None:
-    """Answer the health endpoints before anything else of ``app``.
-
-    The wrapping ``respond`` is set on this instance only, so an app without the
-    option runs the class's own method, with no check per request.
-    """
-    timeout = app.options.session.timeout if app.options.session is not None else 2.0
-    store = None if app.store is None else innermost(app.store)  # probes are not session calls
-    endpoint = HealthEndpoint(path, store, timeout=timeout, log=app.log)
-    respond: Callable[[Context], Awaitable[Response]] = app.respond
+def serve_health(
+    respond: Responder, options: Options, store: Store | None, log: logging.Logger
+) -> Responder:
+    """``respond`` with the health endpoints answered before it; ``respond`` itself when
+    the ``health`` option is off, so an app without it runs no check per request."""
+    if options.health is None:
+        return respond
+    timeout = options.session.timeout if options.session is not None else 2.0
+    probed = None if store is None else innermost(store)  # probes are not session calls
+    endpoint = HealthEndpoint(options.health, probed, timeout=timeout, log=log)
 
     async def respond_or_health(ctx: Context) -> Response:
         if endpoint.serves(ctx.path):
             return await endpoint.response(ctx.method, ctx.path)
         return await respond(ctx)
 
-    app.respond = respond_or_health  # type: ignore[method-assign]
+    return respond_or_health

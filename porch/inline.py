@@ -6,7 +6,7 @@ Where each handler runs:
 - ``def`` inside the rule below: on the event loop, called directly (no thread
   hop); its reply, which the rule keeps to plain values, is built there too.
 - any other ``def``: in a worker thread, and its reply is built in that thread
-  as well (porch/router.py, ``Step.respond``), so a template it renders or a
+  as well (porch/step.py, ``Step.respond``), so a template it renders or a
   file it sends never touches the loop.
 
 A thread hop costs a hand-off and a GIL hand-back on every request, which for

@@ -11,14 +11,11 @@ follow, marked, since they answer 404.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from .app import App, apps_in
 from .origin import function_location
 from .router import Route
 from .unpassed import unpassed_routes
-
-if TYPE_CHECKING:
-    from .app import App
 
 HEADINGS = ("METHOD", "PATH", "HANDLER", "DEFINED AT")
 
@@ -67,7 +64,8 @@ def route_listing(app: App) -> str:
         lines = ["This app has no routes (only middleware, or nothing): every path answers 404."]
     else:
         lines = table([HEADINGS, *rows])
-    unpassed = unpassed_routes(app.module) if app.module is not None else []
+    module = app.module
+    unpassed = unpassed_routes(module, apps_in(module)) if module is not None else []
     if unpassed:
         lines += ["", "Made in the app's module but never passed to server(), so they answer 404:"]
         lines += table([HEADINGS, *map(route_row, unpassed)])

@@ -1,10 +1,11 @@
 """Prometheus metrics (``metrics='/metrics'``, env ``METRICS``), off by default.
 
 An app without the option never imports prometheus-client and runs no metrics
-code per request: ``install`` is the only entry point, and it is only called
-when the option is on. With it on, each request is counted by method, route
-*pattern* and status (never the raw path: ``/users/:id`` is one series, not
-one per user), timed, and every session store call is timed by operation.
+code per request: ``Metrics`` is only built when the option is on, and without
+it ``measure_requests`` leaves the app's ``respond`` as it is. With it on, each
+request is counted by method, route *pattern* and status (never the raw path:
+``/users/:id`` is one series, not one per user), timed, and every session
+store call is timed by operation.
 
 Several workers: prometheus-client's multiprocess mode. Set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder before the server starts; each
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -24,10 +25,11 @@ from starlette.responses import Response
 from .errors import ConfigError, StoreUnavailable
 from .router import Route
 from .session.stores import CREATED, SessionInfo, Store
+from .step import Step
 
 if TYPE_CHECKING:
-    from .app import App
-    from .context import Context
+    from .context import Context, Responder
+    from .options import Options
 
 INSTALL = "pip install 'porch[metrics]'"
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own, not a porch option
@@ -131,6 +133,11 @@ class MeasuredStore(Store):
         return repr(self.inner)
 
     @property
+    def per_process(self) -> bool:
+        """Where the sessions live is the inner store's to say (see ``Store``)."""
+        return self.inner.per_process
+
+    @property
     def destroy_follows_moves(self) -> bool:
         """The inner store's: regenerate and destroy reach it unchanged. (Not so the speed
         capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
@@ -197,25 +204,24 @@ class MeasuredStore(Store):
         return result
 
 
-Handler = Callable[["Context"], Awaitable[Response]]
+def measure_requests(
+    respond: Responder, metrics: Metrics | None, chain: Sequence[Route | Step], options: Options
+) -> Responder:
+    """``respond``, serving ``metrics.path`` and counting and timing every other request;
+    ``respond`` itself when metrics are off, so an app without them runs no check per request.
 
-
-def measure_requests(app: App, metrics: Metrics) -> None:
-    """Serve ``metrics.path`` and count and time every other request of ``app``.
-
-    The measured ``respond`` is set on this instance only, so an app without
-    metrics runs the class's own method, with no check per request. The time is
-    until the response is ready (routing, handler, session, store), not the
-    transfer of its body.
+    The time is until the response is ready (routing, handler, session, store),
+    not the transfer of its body.
     """
-    health = app.options.health
+    if metrics is None:
+        return respond
+    health = options.health
     if health is not None and metrics.path in (health, f"{health}/ready"):
         raise ConfigError(
             f"option 'metrics' is {metrics.path!r}, which the 'health' option ({health!r}) "
             f"already serves; accepted: a path other than {health!r} and {health + '/ready'!r}."
         )
-    routes = [item for item in app.chain if isinstance(item, Route)]
-    respond: Handler = app.respond
+    routes = [item for item in chain if isinstance(item, Route)]
 
     async def measured(ctx: Context) -> Response:
         if ctx.path == metrics.path and ctx.method in ("GET", "HEAD"):
@@ -225,4 +231,4 @@ def measure_requests(app: App, metrics: Metrics) -> None:
         metrics.observe(ctx, routes, response.status_code, time.perf_counter() - started)
         return response
 
-    app.respond = measured  # type: ignore[method-assign]
+    return measured

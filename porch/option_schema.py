@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from dotenv import dotenv_values
 
@@ -41,6 +41,7 @@ from .converters import (
 )
 from .cookies import SAME_SITE
 from .errors import ConfigError
+from .option_types import ReferrerPolicy
 from .options import (
     DAY,
     CookieOptions,
@@ -111,16 +112,7 @@ COOKIE = (
     Option("samesite", choice(*SAME_SITE), "lax", "SESSION_COOKIE_SAMESITE"),
     Option("host_prefix", boolean, False, "SESSION_COOKIE_HOST_PREFIX"),
 )
-REFERRER_POLICIES = (
-    "no-referrer",
-    "no-referrer-when-downgrade",
-    "origin",
-    "origin-when-cross-origin",
-    "same-origin",
-    "strict-origin",
-    "strict-origin-when-cross-origin",
-    "unsafe-url",
-)
+REFERRER_POLICIES: tuple[str, ...] = get_args(ReferrerPolicy)  # the Literal is the one list
 SECURITY = (
     Option("csrf", boolean, True, "SECURITY_CSRF"),
     Option("content_type_options", boolean, True, "SECURITY_CONTENT_TYPE_OPTIONS"),

@@ -3,7 +3,7 @@
 A handler that returns something porch cannot send would otherwise leave the
 user to search (the traceback runs through porch and never names the
 handler); ``porch routes`` shows each route with the line that made it. The
-router uses these, so they name a route only by the protocol ``RouteLike``;
+router and its steps use these, so they name a route only by ``RouteLike``;
 the routes defined and never passed to ``server()`` are ``porch.unpassed``'s.
 """
 

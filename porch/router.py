@@ -3,126 +3,26 @@
 
 A route is a middleware that only runs for its method and path; a request runs
 at most one route, the first that matches (server.js's "routes are final").
-``sub()`` narrows routes and middleware further, to the hosts of one subdomain.
+``sub()`` narrows routes and middleware further, to the hosts of one subdomain
+(porch/subdomain.py). Each callable runs as a ``Step`` (porch/step.py).
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
-import anyio.to_thread
-from starlette.responses import Response
-
-from .inline import runs_inline
-from .origin import caller_location, unsupported_reply
+from .origin import caller_location
 from .pattern import compile_path
-from .reply import to_response
 from .security.csrf import UNSAFE_METHODS
-from .security.hosts import parse_host, request_host
+from .step import Handler, Step
+from .subdomain import Subdomain
 
 if TYPE_CHECKING:
     from .context import Context
 
-Handler: TypeAlias = Callable[["Context"], Any]
 Decorator: TypeAlias = Callable[[Handler], "Route"]
-
-
-class Step:
-    """One callable of a chain, sync or async, with its kind decided once, not per request.
-
-    ``where`` (set by ``sub()``) limits it to the hosts of one subdomain: on any
-    other host the step passes (returns None) without running.
-    """
-
-    __slots__ = ("direct", "function", "inline", "is_async", "where")
-
-    def __init__(self, function: Handler, *, where: Subdomain | None = None) -> None:
-        if not callable(function):
-            raise TypeError(
-                f"porch middleware must be callable as fn(ctx); got {function!r} "
-                f"({type(function).__name__})."
-            )
-        self.function = function
-        self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            getattr(function, "__call__", None)  # noqa: B004 - async callable objects
-        )
-        # A sync function runs on the loop only when porch can prove it never waits
-        # (porch/inline.py); any other runs in a worker thread.
-        self.inline = not self.is_async and runs_inline(function)
-        self.where = where
-        # The caller may call ``function(ctx)`` directly, skipping ``__call__``: an
-        # inline function for any host, whose result is never awaitable
-        # (porch/inline.py admits no call that could return one).
-        self.direct = self.inline and where is None
-
-    async def __call__(self, ctx: Context) -> Any:
-        """Run it and return its result as is (a socket event's acknowledgement); a sync
-        function that might block runs in a worker thread, so it cannot stall others.
-        HTTP requests use ``respond``, which also builds the response there."""
-        if self.where is not None and not self.where.admits(ctx):
-            return None
-        if self.is_async:
-            return await self.function(ctx)
-        if self.inline:
-            result = self.function(ctx)
-        else:
-            result = await anyio.to_thread.run_sync(self.function, ctx)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-    async def respond(
-        self, ctx: Context, route: Route | None = None, *, role: str = "middleware"
-    ) -> Response | None:
-        """Run it for an HTTP request and turn its result into the response where it ran.
-
-        For a threaded function that is its worker thread: a template it renders
-        (which may touch a lazy database attribute) or a file it sends is read
-        there, never on the loop. None when it passed on. A result porch cannot
-        send is an error naming this function (and its ``route``), not porch.
-        """
-        if self.where is not None and not self.where.admits(ctx):
-            return None
-        function = self.function
-        if self.is_async:
-            result = await function(ctx)
-        elif self.inline:  # the rule admits no call that could return an awaitable
-            result = function(ctx)
-        else:
-            result = await anyio.to_thread.run_sync(run_and_respond, function, ctx, route, role)
-            if inspect.isawaitable(result):
-                result = await result
-        if result is None or isinstance(result, Response):
-            return result
-        return response_of(result, ctx, function, route, role=role)
-
-
-def run_and_respond(function: Handler, ctx: Context, route: Route | None, role: str) -> Any:
-    """In a worker thread: the result as a response (an awaitable is left to the loop)."""
-    result = function(ctx)
-    if result is None or inspect.isawaitable(result):
-        return result
-    return response_of(result, ctx, function, route, role=role)
-
-
-def response_of(
-    result: Any,
-    ctx: Context,
-    function: Any,
-    route: Route | None = None,
-    *,
-    role: str = "middleware",
-) -> Response:
-    """``to_response``, with a value porch cannot send restated to name the user's function
-    (module, name, route) rather than porch's internals. A TypeError the function raised
-    itself is not caught here: only the conversion runs inside."""
-    try:
-        return to_response(result, ctx)
-    except TypeError as exc:
-        raise unsupported_reply(exc, function, route, role=role) from exc
 
 
 class Route:
@@ -206,58 +106,6 @@ class Route:
         if found is None:
             return None
         return dict(zip(self.names, found.groups(), strict=True))
-
-
-def subdomain_of(host: str, domain: str | None) -> str | None:
-    """The subdomain a Host header names: ``'api'`` for ``api.example.com:3000``.
-
-    With the ``domain`` option set, it is whatever precedes ``.<domain>``, and a
-    host outside that domain has none. Without it, the base domain is the last
-    two labels (as server.js and Express), or ``localhost`` for ``*.localhost``,
-    so ``api.localhost:3000`` works in development. ``''`` is the bare domain;
-    None means no subdomain can be read (an IP address, a foreign host).
-    """
-    parsed = parse_host(host)
-    if parsed is None or parsed.name.startswith("["):  # not a host, or an IPv6 literal
-        return None
-    name = parsed.name
-    if domain is not None:
-        if name == domain:
-            return ""
-        return name.removesuffix(f".{domain}") if name.endswith(f".{domain}") else None
-    labels = name.split(".")
-    if labels[-1].isdigit():  # an IPv4 address: no subdomains
-        return None
-    base = 1 if labels[-1] == "localhost" else 2
-    return ".".join(labels[:-base])
-
-
-class Subdomain:
-    """The hosts ``sub(name, ...)`` admits: that subdomain exactly, or a regex matching it."""
-
-    __slots__ = ("pattern",)
-
-    def __init__(self, pattern: str | re.Pattern[str]) -> None:
-        if isinstance(pattern, str):
-            pattern = pattern.strip().strip(".").lower()
-        elif not isinstance(pattern, re.Pattern):
-            raise TypeError(
-                f"sub() takes a subdomain name such as 'api' (or a compiled regex) first; "
-                f"got {pattern!r} ({type(pattern).__name__})."
-            )
-        self.pattern = pattern
-
-    def __repr__(self) -> str:
-        shown = self.pattern if isinstance(self.pattern, str) else self.pattern.pattern
-        return f"sub({shown!r})"
-
-    def admits(self, ctx: Context) -> bool:
-        found = subdomain_of(request_host(ctx) or "", ctx.options.domain)
-        if found is None:
-            return False
-        if isinstance(self.pattern, str):
-            return found == self.pattern
-        return self.pattern.fullmatch(found) is not None
 
 
 def flatten(items: Iterable[Any]) -> Iterator[Any]:

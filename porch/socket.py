@@ -46,18 +46,18 @@ from starlette.types import Receive, Scope, Send
 from .context import AppContext
 from .cookies import parse_cookies
 from .logsafe import safe_traceback
-from .router import Step
 from .session.unavailable import UnavailableSession
 from .socket_guard import SocketGuard
 from .socket_pubsub import broadcast_url, channel_for
+from .step import Step
 
 if TYPE_CHECKING:
     import socketio
 
     from .context import Context
     from .protocols import SocketHost
-    from .router import Handler
     from .session import Session
+    from .step import Handler
 
 SocketFunction: TypeAlias = Callable[["SocketContext"], Any]
 

@@ -4,22 +4,38 @@ A route the decorator made and nobody passed answers 404 with no word: porch
 keeps server.js's explicit list, so the decorator alone registers nothing.
 The app looks through the calling module's globals once, when it is built,
 and warns with the variable and the line of each such route.
+
+What was passed is read off the apps the caller names (``Served``: what
+``server()`` received), so this module never imports the app: the app calls
+it at start-up, and ``porch routes`` through ``porch.app.apps_in``.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from .origin import function_location, function_name
-
-if TYPE_CHECKING:
-    from .app import App
-    from .router import Route
+from .router import ErrorHandler, Route
+from .socket import SocketHandler, SocketLayer
+from .step import Step
 
 log = logging.getLogger("porch")
+
+
+class Served(Protocol):
+    """What this module reads of an app: the parts ``server()`` gave it."""
+
+    @property
+    def chain(self) -> Sequence[Route | Step]: ...
+
+    @property
+    def error_handlers(self) -> Sequence[ErrorHandler]: ...
+
+    @property
+    def sockets(self) -> SocketLayer | None: ...
 
 
 def module_of_caller(depth: int = 2) -> Mapping[str, Any] | None:
@@ -46,9 +62,6 @@ def module_of_caller(depth: int = 2) -> Mapping[str, Any] | None:
 def parts_in(values: Iterable[Any], depth: int = 0) -> Iterator[Any]:
     """The routes, socket and error handlers among a module's values, and in its lists
     and tuples (``routes = [...]``)."""
-    from .router import ErrorHandler, Route
-    from .socket import SocketHandler
-
     for value in values:
         if isinstance(value, Route | SocketHandler | ErrorHandler):
             yield value
@@ -56,24 +69,15 @@ def parts_in(values: Iterable[Any], depth: int = 0) -> Iterator[Any]:
             yield from parts_in(value, depth + 1)
 
 
-def apps_in(module: Mapping[str, Any]) -> list[App]:
-    from .app import App
-
-    return [value for value in module.values() if isinstance(value, App)]
-
-
 def identity(route: Route) -> tuple[str | None, str, tuple[int, ...]]:
     """What stays the same when ``sub()`` copies a route: method, path and handlers."""
     return route.method, route.path, tuple(id(step.function) for step in route.handlers)
 
 
-def unpassed_routes(module: Mapping[str, Any]) -> list[Route]:
-    """Routes of the module that no app made in it received, in definition order."""
-    from .router import Route
-
-    passed = {
-        identity(item) for app in apps_in(module) for item in app.chain if isinstance(item, Route)
-    }
+def unpassed_routes(module: Mapping[str, Any], apps: Sequence[Served]) -> list[Route]:
+    """Routes of the module that none of ``apps`` (those made in it) received, in
+    definition order."""
+    passed = {identity(item) for app in apps for item in app.chain if isinstance(item, Route)}
     seen: set[tuple[str | None, str, tuple[int, ...]]] = set()
     unpassed: list[Route] = []
     for route in parts_in(list(module.values())):
@@ -86,16 +90,14 @@ def unpassed_routes(module: Mapping[str, Any]) -> list[Route]:
     return unpassed
 
 
-def unpassed_handlers(module: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Socket and error handlers of the module that no app made in it received.
+def unpassed_handlers(
+    module: Mapping[str, Any], apps: Sequence[Served]
+) -> list[tuple[str, Any, Any]]:
+    """Socket and error handlers of the module that none of ``apps`` received.
 
     Each as (what it is, its first function, the object), in definition order:
     such a handler never runs, as silently as an unpassed route answers 404.
     """
-    from .router import ErrorHandler
-    from .socket import SocketHandler
-
-    apps = apps_in(module)
     passed = {id(handler.step.function) for app in apps for handler in app.error_handlers}
     for app in apps:
         if app.sockets is not None:
@@ -118,12 +120,10 @@ def unpassed_handlers(module: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     return found
 
 
-def warn_of_unpassed_routes(app: App) -> None:
+def warn_of_unpassed_routes(module: Mapping[str, Any], apps: Sequence[Served]) -> None:
     """At start-up, one warning per route (or socket or error handler) the app's module
-    made but gave no ``server()``."""
-    if app.module is None:
-        return
-    for route in unpassed_routes(app.module):
+    made but gave none of its apps (``apps``: those made in it, this one included)."""
+    for route in unpassed_routes(module, apps):
         where = f" (defined at {route.defined_at})" if route.defined_at else ""
         log.warning(
             "The route %s %s%s was never passed to server(), so it answers 404: porch serves "
@@ -131,9 +131,9 @@ def warn_of_unpassed_routes(app: App) -> None:
             route.method or "ANY",
             route.path,
             where,
-            route_variable(app.module, route) or "the_route",
+            route_variable(module, route) or "the_route",
         )
-    for what, function, part in unpassed_handlers(app.module):
+    for what, function, part in unpassed_handlers(module, apps):
         location = function_location(function)
         log.warning(
             "The %s %s%s was never passed to server(), so it never runs: porch uses only "
@@ -141,7 +141,7 @@ def warn_of_unpassed_routes(app: App) -> None:
             what,
             function_name(function),
             f" (defined at {location})" if location else "",
-            route_variable(app.module, part) or "the_handler",
+            route_variable(module, part) or "the_handler",
         )
 
 

@@ -1,8 +1,8 @@
-"""The app as a whole: lifespan, static files, compression, HEAD, ASGI under any server."""
+"""The app as a whole: lifespan, static files, HEAD, ASGI under any server (gzip:
+tests/test_compression.py)."""
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Any
 
@@ -87,25 +87,6 @@ async def test_public_false_turns_static_files_off(isolated_environment: Path) -
     (isolated_environment / "public" / "a.txt").write_text("file")
     async with run(home, public=False) as api:
         assert (await api.get("/a.txt")).status == 404
-
-
-async def test_large_responses_are_gzipped_when_the_client_accepts_it() -> None:
-    async with run(big, home) as api:
-        response = await api.get("/big", headers={"accept-encoding": "gzip"})
-        assert response.headers["content-encoding"] == "gzip"
-        assert response.body.startswith("porch porch")  # httpx decoded it
-        small = await api.get("/", headers={"accept-encoding": "gzip"})
-        assert "content-encoding" not in small.headers
-        plain = await api.get("/big", headers={"accept-encoding": "identity"})
-        assert "content-encoding" not in plain.headers
-
-
-async def test_compress_false_turns_gzip_off() -> None:
-    async with run(big, compress=False) as api:
-        response = await api.get("/big", headers={"accept-encoding": "gzip"})
-        assert "content-encoding" not in response.headers
-        assert len(response.raw.content) == len("porch " * 500)
-        assert gzip.compress(b"x")  # the check above is about porch, not the library
 
 
 async def test_head_has_get_headers_and_no_body() -> None:

@@ -15,9 +15,9 @@ from porch.errors import ConfigError
 from porch.session.stores import Store
 
 if TYPE_CHECKING:
-    from tests.redis_server import free_loopback_port, start_redis
+    from tests.redis_server import RedisServer, free_loopback_port
 else:
-    from redis_server import free_loopback_port, start_redis
+    from redis_server import RedisServer, free_loopback_port
 
 
 @get("/")
@@ -148,22 +148,19 @@ async def test_liveness_and_readiness_with_a_store_that_answers(redis_url: str) 
 
 async def test_readiness_follows_the_store_down_and_back_up(
     caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
-    own = start_redis()
-    try:
-        async with run(counter, health=True, session={"store": own.url, "timeout": 1}) as api:
-            assert (await api.get("/health/ready")).status == 200
-            own.stop()
-            with caplog.at_level(logging.WARNING, logger="porch"):
-                down = await api.get("/health/ready")
-            assert down.status == 503
-            assert down.body == {"status": "unavailable", "store": "unavailable"}
-            assert "the session store is not ready" in caplog.text
-            assert (await api.get("/health")).status == 200  # alive all the same
-            own.start()
-            assert (await api.get("/health/ready")).status == 200
-    finally:
-        own.remove()
+    async with run(counter, health=True, session={"store": redis.url, "timeout": 1}) as api:
+        assert (await api.get("/health/ready")).status == 200
+        redis.stop()
+        with caplog.at_level(logging.WARNING, logger="porch"):
+            down = await api.get("/health/ready")
+        assert down.status == 503
+        assert down.body == {"status": "unavailable", "store": "unavailable"}
+        assert "the session store is not ready" in caplog.text
+        assert (await api.get("/health")).status == 200  # alive all the same
+        redis.start()
+        assert (await api.get("/health/ready")).status == 200
 
 
 async def test_readiness_with_an_unreachable_store_from_the_start(

@@ -12,8 +12,8 @@ import pytest
 from porch import error, get, render, run
 from porch.context import Context
 from porch.inline import why_threaded
-from porch.router import Step
 from porch.session.stores import MemoryStore
+from porch.step import Step
 
 if TYPE_CHECKING:
     from tests.test_inline_rule import counter, login, parses

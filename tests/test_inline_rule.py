@@ -20,7 +20,7 @@ from porch import cookie, file, get, header, json, redirect, render, status
 from porch.context import Context
 from porch.errors import BadRequest, Forbidden
 from porch.inline import why_threaded
-from porch.router import Step
+from porch.step import Step
 
 TABLES: dict[str, Any] = {}
 

@@ -19,10 +19,10 @@ from porch.session.stores import MemoryStore
 from porch.testing import OptionalStoreSuite, StoreSuite
 
 if TYPE_CHECKING:
-    from tests.redis_server import start_redis
+    from tests.redis_server import RedisServer
     from tests.serve_process import serving
 else:
-    from redis_server import start_redis
+    from redis_server import RedisServer
     from serve_process import serving
 
 REQUESTS = "porch_requests_total"
@@ -121,16 +121,12 @@ class TestMeasuredStore(StoreSuite, OptionalStoreSuite):
         return MeasuredStore(MemoryStore(), Metrics("/metrics"))
 
 
-async def test_an_unreachable_store_is_counted_as_503s_and_errors() -> None:
-    own = start_redis()
-    try:
-        async with run(user, metrics="/metrics", session={"store": own.url, "timeout": 1}) as api:
-            assert (await api.get("/users/1")).status == 200
-            own.stop()
-            assert (await api.get("/users/1")).status == 503
-            scraped = samples((await api.get("/metrics")).raw.text)
-    finally:
-        own.remove()
+async def test_an_unreachable_store_is_counted_as_503s_and_errors(redis: RedisServer) -> None:
+    async with run(user, metrics="/metrics", session={"store": redis.url, "timeout": 1}) as api:
+        assert (await api.get("/users/1")).status == 200
+        redis.stop()
+        assert (await api.get("/users/1")).status == 503
+        scraped = samples((await api.get("/metrics")).raw.text)
     assert value(scraped, "porch_store_unavailable_responses_total") == 1
     assert value(scraped, "porch_session_store_errors_total", operation="load") == 1
     assert value(scraped, REQUESTS, method="GET", route="/users/:id", status="503") == 1

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,11 +29,11 @@ from porch.testing.server import AsyncApi
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
 if TYPE_CHECKING:
-    from tests.redis_server import RedisServer, ask, free_loopback_port, start_redis
-    from tests.serve_process import wait_until_answering
+    from tests.redis_server import RedisServer, ask
+    from tests.serve_process import serving
 else:
-    from redis_server import RedisServer, ask, free_loopback_port, start_redis
-    from serve_process import wait_until_answering
+    from redis_server import RedisServer, ask
+    from serve_process import serving
 
 TIMEOUT = 10.0
 NO_CSRF: ServerOptions = {"security": {"csrf": False}}
@@ -422,15 +419,6 @@ app = server(login, whoami, shout, security={'csrf': False})
 """
 
 
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
 def subscribers(redis: RedisServer) -> int:
     reply = ask(redis.port, "PUBSUB", "NUMSUB", "porch.socket.db0").split()
     return int(reply[1]) if len(reply) == 2 else -1
@@ -461,40 +449,16 @@ def two_workers(isolated_environment: Path, redis: RedisServer) -> Iterator[tupl
     """Two ``python -m porch serve`` processes sharing REDIS_URL and SECRET."""
     (isolated_environment / "app.py").write_text(SCALE_OUT_APP)
     environment = {
-        **os.environ,
         "REDIS_URL": redis.url,
         "SECRET": "a-shared-secret-that-is-long-enough-for-production",
         "ENV": "production",
         "LOG": "warning",
     }
-    processes: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
-    urls: list[str] = []
-    try:
-        for number in range(2):
-            port = free_loopback_port()
-            log_path = isolated_environment / f"worker{number}.log"
-            log = log_path.open("wb")
-            logs.append(log)
-            process = subprocess.Popen(
-                [sys.executable, "-m", "porch", "serve", "app:app",
-                 "--host", "127.0.0.1", "--port", str(port)],
-                cwd=isolated_environment, env=environment, stdout=log, stderr=log,
-            )  # fmt: skip
-            processes.append(process)
-            urls.append(f"http://127.0.0.1:{port}")
-            wait_until_answering(urls[-1], process, log_path)
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for log in logs:
-            log.close()
+    with (
+        serving("app:app", env=environment) as first,
+        serving("app:app", env=environment) as second,
+    ):
+        yield first, second
 
 
 async def test_broadcasts_and_sessions_reach_across_workers_through_redis(

@@ -6,22 +6,43 @@ on requests in flight and a time limit on a request's head) and uvicorn (on
 request: ``SERVER=uvicorn``). Each server's start lives in its own module
 (``porch.serve.granian``, ``porch.serve.uvicorn``); this one resolves the
 settings both read, so a flag, its variable and the app's options agree.
+
+What runs is any ``Servable``: an ASGI app carrying porch's options, as
+``server()``'s app is. This package never imports the app, so ``app.run()``
+can call it without an import cycle.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..converters import choice, integer, text
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..app import App
+    from starlette.types import Receive, Scope, Send
+
+    from ..options import Options
 
 SERVERS = ("granian", "uvicorn")
 log = logging.getLogger("porch")
+
+
+class Servable(Protocol):
+    """What a server needs of an app: an ASGI app, with the options its settings come from.
+
+    ``started_by_porch`` is set when porch starts the server, so the app knows
+    the server's own access log is off and writes porch's line instead.
+    """
+
+    started_by_porch: bool
+
+    @property
+    def options(self) -> Options: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +71,7 @@ class Settings:
 
 
 def settings_for(
-    app: App,
+    app: Servable,
     *,
     host: str | None = None,
     port: int | None = None,
@@ -75,7 +96,7 @@ def settings_for(
     )
 
 
-def serve(app: App, settings: Settings) -> None:
+def serve(app: Servable, settings: Settings) -> None:
     """Serve until stopped (Ctrl-C or SIGTERM: requests in flight finish, then the store closes)."""
     if (settings.workers > 1 or settings.reload) and settings.target is None:
         raise ConfigError(
@@ -101,4 +122,4 @@ def serve(app: App, settings: Settings) -> None:
         serve_uvicorn(app, settings)
 
 
-__all__ = ["SERVERS", "Settings", "serve", "settings_for"]
+__all__ = ["SERVERS", "Servable", "Settings", "serve", "settings_for"]

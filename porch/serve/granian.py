@@ -19,10 +19,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..logs import OWNS_ACCESS_LOG
+from ..target import import_target
 
 if TYPE_CHECKING:
-    from ..app import App
-    from . import Settings
+    from . import Servable, Settings
 
 
 def granian_options(settings: Settings) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def granian_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def serve_granian(app: App, settings: Settings) -> None:
+def serve_granian(app: Servable, settings: Settings) -> None:
     """Run Granian in the foreground, with one worker process or several."""
     from granian.server import Server
 
@@ -63,11 +63,4 @@ def serve_granian(app: App, settings: Settings) -> None:
         # worker would inherit this process's modules, the app's as imported before the
         # change; a spawned one reads them from disk (uvicorn's workers are spawned too).
         multiprocessing.set_start_method("spawn", force=True)
-        server.serve(target_loader=load_target)
-
-
-def load_target(target: str) -> Any:
-    """Import ``module:attribute`` in a worker, from the working directory porch serve ran in."""
-    from ..cli import load_app
-
-    return load_app(target)
+        server.serve(target_loader=import_target)

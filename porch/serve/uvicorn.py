@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..logs import OWNS_ACCESS_LOG
 
 if TYPE_CHECKING:
-    from ..app import App
-    from . import Settings
+    from . import Servable, Settings
 
 # porch serve --workers N starts uvicorn's worker processes, which read the head
 # timeout from here (the protocol is imported by name in each of them).
@@ -142,7 +141,7 @@ def config_for(app: Any, settings: Settings, **extra: Any) -> Any:
     return config
 
 
-def serve_uvicorn(app: App, settings: Settings) -> None:
+def serve_uvicorn(app: Servable, settings: Settings) -> None:
     """Run uvicorn in the foreground: this app in one process, or module:app in several."""
     import uvicorn
 

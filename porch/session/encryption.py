@@ -78,6 +78,11 @@ class EncryptedStore(Store):
     def __repr__(self) -> str:
         return f"EncryptedStore({self.inner!r})"
 
+    @property
+    def per_process(self) -> bool:
+        """Where the sessions live is the inner store's to say (see ``Store``)."""
+        return self.inner.per_process
+
     # --- sealing one field ---
 
     def seal(self, key: str, name: str, value: Any) -> Any:

@@ -338,3 +338,23 @@ class StoreSuite:
             *(store.save(key, created(n=n), deleted=(), ttl=MINUTE) for n, key in enumerate(keys))
         )
         assert [await store.load(key) for key in keys] == [created(n=n) for n in range(50)]
+
+    # -- capabilities (what porch asks the store, never its class) --------------
+    async def test_capabilities_are_plain_answers(self, store: Store) -> None:
+        """``per_process`` and ``times_out_by_itself`` are booleans (porch's refusals and
+        warnings read them); a store that is not per-process says so by omission."""
+        assert type(store.per_process) is bool
+        assert type(store.times_out_by_itself) is bool
+
+    async def test_immediate_calls_agree_with_the_coroutines(self, store: Store) -> None:
+        """A store that offers ``immediate`` gives the session layer the same entries through
+        ``load_now`` and ``save_now`` as through ``load`` and ``save``."""
+        immediate = store.immediate
+        if immediate is None:  # nothing claimed, nothing to hold it to
+            return
+        key = new_key()
+        immediate.save_now(key, created(a=1), (), MINUTE)
+        assert await store.load(key) == created(a=1) == immediate.load_now(key)
+        await store.save(key, {"b": 2}, deleted=("a",), ttl=MINUTE)
+        assert immediate.load_now(key) == created(b=2)
+        assert immediate.load_now(new_key()) is None

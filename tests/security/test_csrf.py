@@ -9,8 +9,6 @@ real server on every built-in store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +17,7 @@ import pytest
 from porch import delete, get, patch, post, put, run, sub
 from porch.context import Context
 from porch.router import RouteMaker
-from porch.session.stores import MemoryStore, Store
-from porch.session.stores.redis import RedisStore
-from porch.session.stores.sqlite import SQLiteStore
+from porch.session.stores import Store
 from porch.testing import AsyncApi
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
@@ -216,16 +212,6 @@ async def test_the_helper_says_why_when_sessions_are_off() -> None:
 # --- the secret rotates with the session id ---
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        yield SQLiteStore(tmp_path / "sessions.db")
-    else:
-        yield RedisStore(request.getfixturevalue("redis_url"), prefix=f"csrf:{id(request)}:")
-
-
 @get("/visit")
 def visit(ctx: Context) -> dict[str, Any]:
     ctx.session["visited"] = True
@@ -269,8 +255,8 @@ async def transfer_with(api: AsyncApi, token: str) -> int:
     return (await api.post("/transfer", headers={"x-csrf-token": token})).status
 
 
-async def test_a_token_from_before_login_is_refused_after_it(store: Store) -> None:
-    async with run(APP, session={"store": store}) as api:
+async def test_a_token_from_before_login_is_refused_after_it(each_store: Store) -> None:
+    async with run(APP, session={"store": each_store}) as api:
         before = await token_of(api)
         assert await transfer_with(api, before) == 200
         response = await api.post("/login", headers={"x-csrf-token": before})
@@ -280,16 +266,16 @@ async def test_a_token_from_before_login_is_refused_after_it(store: Store) -> No
         assert await transfer_with(api, await token_of(api)) == 200  # and the next page's
 
 
-async def test_regenerate_alone_rotates_the_secret(store: Store) -> None:
-    async with run(APP, session={"store": store}) as api:
+async def test_regenerate_alone_rotates_the_secret(each_store: Store) -> None:
+    async with run(APP, session={"store": each_store}) as api:
         before = await token_of(api)
         assert (await api.post("/regenerate", headers={"x-csrf-token": before})).status == 200
         assert await transfer_with(api, before) == 403
         assert await transfer_with(api, await token_of(api)) == 200
 
 
-async def test_binding_another_user_rotates_the_secret(store: Store) -> None:
-    async with run(APP, session={"store": store}) as api:
+async def test_binding_another_user_rotates_the_secret(each_store: Store) -> None:
+    async with run(APP, session={"store": each_store}) as api:
         before = await token_of(api)
         assert (await api.post("/bind/ada", headers={"x-csrf-token": before})).status == 200
         assert await transfer_with(api, before) == 403
@@ -300,8 +286,8 @@ async def test_binding_another_user_rotates_the_secret(store: Store) -> None:
         assert await transfer_with(api, ada) == 403
 
 
-async def test_a_token_from_before_logout_is_refused_after_it(store: Store) -> None:
-    async with run(APP, session={"store": store}) as api:
+async def test_a_token_from_before_logout_is_refused_after_it(each_store: Store) -> None:
+    async with run(APP, session={"store": each_store}) as api:
         await api.post("/login", headers={"x-csrf-token": await token_of(api)})
         logged_in = await token_of(api)
         assert (await api.post("/logout", headers={"x-csrf-token": logged_in})).status == 200

@@ -6,9 +6,7 @@ tidies a hostile value before the server sees it.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +14,11 @@ from porch import get, run, sub
 from porch.context import Context
 from porch.errors import ConfigError
 from porch.option_schema import load_options
+
+if TYPE_CHECKING:
+    from tests.raw_http import raw_status
+else:
+    from raw_http import raw_status
 
 
 @get("/")
@@ -30,18 +33,8 @@ def whoami(ctx: Context) -> dict[str, Any]:
 
 async def status_for(url: str, headers: list[bytes]) -> int | None:
     """The status of ``GET /`` with exactly these header lines; None if the server refused it."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        writer.write(
-            b"\r\n".join([b"GET / HTTP/1.1", *headers, b"Connection: close"]) + b"\r\n\r\n"
-        )
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(65536), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else None
+    lines = [b"GET / HTTP/1.1", *headers, b"Connection: close"]
+    return await raw_status(url, b"\r\n".join(lines) + b"\r\n\r\n")
 
 
 def host(value: bytes) -> list[bytes]:

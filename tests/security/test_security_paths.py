@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +20,11 @@ from porch import file, get, post, run
 from porch.context import Context
 from porch.logsafe import escape, safe_traceback
 from porch.static import PublicFolder
+
+if TYPE_CHECKING:
+    from tests.raw_http import raw_status
+else:
+    from raw_http import raw_status
 
 # Each makes the file system raise something other than "no such file".
 HOSTILE_PATHS = [
@@ -63,16 +68,8 @@ def public(isolated_environment: Path) -> Path:
 
 async def get_raw(url: str, target: str) -> int | None:
     """The status of ``GET target``, sent byte for byte; None when the server refused it."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(65536), timeout=10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") else None
+    request = f"GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    return await raw_status(url, request.encode())
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -10,35 +10,15 @@ the store follows the move (``Store.destroy_follows_moves``).
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from porch import get, run
 from porch.context import Context
-from porch.session.stores import MemoryStore, Store
-from porch.session.stores.redis import RedisStore
-from porch.session.stores.sqlite import SQLiteStore
+from porch.session.stores import Store
 
 SECRET = "s" * 40
-STORES = ("memory", "sqlite", "redis")
-
-
-@pytest.fixture(params=STORES)
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
-) -> AsyncIterator[Store]:
-    kinds: dict[str, Callable[[], Store]] = {
-        "memory": MemoryStore,
-        "sqlite": lambda: SQLiteStore(tmp_path / "sessions.db"),
-        "redis": lambda: RedisStore(redis_url, prefix=f"races-{secrets.token_hex(4)}:"),
-    }
-    made = kinds[request.param]()
-    yield made
-    await made.close()
 
 
 @get("/login/:user")
@@ -107,16 +87,16 @@ def with_cookie(cookie: str) -> dict[str, Any]:
     return {"headers": {"cookie": f"session={cookie}"}}
 
 
-def options(store: Store) -> dict[str, Any]:
-    return {"session": {"store": store}, "security": {"csrf": False}, "secret": SECRET}
+def options(each_store: Store) -> dict[str, Any]:
+    return {"session": {"store": each_store}, "security": {"csrf": False}, "secret": SECRET}
 
 
 async def test_a_slow_regenerate_after_logout_does_not_log_the_browser_back_in(
-    store: Store,
+    each_store: Store,
 ) -> None:
     started, go_on = asyncio.Event(), asyncio.Event()
     slow = slow_regenerate(started, go_on)
-    async with run(login, whoami, logout, slow, **options(store)) as api:
+    async with run(login, whoami, logout, slow, **options(each_store)) as api:
         await api.get("/login/ada")
         assert (await api.get("/whoami")).body == {"user": "ada"}
         slow_request = asyncio.create_task(api.get("/slow"))
@@ -127,15 +107,15 @@ async def test_a_slow_regenerate_after_logout_does_not_log_the_browser_back_in(
         assert late.status == 200
         assert late.cookies.get("session", "") == ""  # no live cookie: the old one expires
         assert (await api.get("/whoami")).body == {"user": None}
-        assert await store.sessions_of("ada") == []
+        assert await each_store.sessions_of("ada") == []
 
 
 async def test_a_slow_regenerate_after_log_out_everywhere_does_not_survive_it(
-    store: Store,
+    each_store: Store,
 ) -> None:
     started, go_on = asyncio.Event(), asyncio.Event()
     slow = slow_regenerate(started, go_on)
-    async with run(login, whoami, everywhere, slow, **options(store)) as laptop:
+    async with run(login, whoami, everywhere, slow, **options(each_store)) as laptop:
         await laptop.get("/login/bob")
         slow_request = asyncio.create_task(laptop.get("/slow"))
         await started.wait()
@@ -144,17 +124,19 @@ async def test_a_slow_regenerate_after_log_out_everywhere_does_not_survive_it(
         late = await slow_request
         assert late.status == 200
         assert (await laptop.get("/whoami")).body == {"user": None}
-        assert await store.sessions_of("bob") == []
+        assert await each_store.sessions_of("bob") == []
 
 
 @pytest.mark.usefixtures("each_server")
 async def test_a_logout_that_loaded_before_a_concurrent_regenerate_still_ends_the_session(
-    store: Store,
+    each_store: Store,
 ) -> None:
     """The logout loads the session, a concurrent step-up moves it to a new id and hands
     the browser the new cookie, then the logout's destroy of the old id lands."""
     loaded, go_on = asyncio.Event(), asyncio.Event()
-    async with run(login, whoami, step_up, slow_logout(loaded, go_on), **options(store)) as api:
+    async with run(
+        login, whoami, step_up, slow_logout(loaded, go_on), **options(each_store)
+    ) as api:
         await api.get("/login/ada")
         logging_out = asyncio.create_task(api.get("/slow-logout"))
         await loaded.wait()
@@ -164,17 +146,17 @@ async def test_a_logout_that_loaded_before_a_concurrent_regenerate_still_ends_th
         go_on.set()
         assert (await logging_out).status == 200
         assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": None}
-        assert await store.sessions_of("ada") == []
+        assert await each_store.sessions_of("ada") == []
 
 
 @pytest.mark.usefixtures("each_server")
 async def test_a_logout_sent_before_a_regenerate_answered_still_ends_the_session(
-    store: Store,
+    each_store: Store,
 ) -> None:
     """The browser sent the logout with its old cookie before the step-up's response (and
     its new cookie) arrived; the server ran the step-up first. The session the new
     cookie names ends anyway."""
-    async with run(login, whoami, logout, step_up, **options(store)) as api:
+    async with run(login, whoami, logout, step_up, **options(each_store)) as api:
         await api.get("/login/ada")
         old_cookie = api.cookies["session"]
         new_cookie = (await api.get("/step-up")).cookies["session"]
@@ -182,11 +164,11 @@ async def test_a_logout_sent_before_a_regenerate_answered_still_ends_the_session
         out = await api.get("/logout", **with_cookie(old_cookie))
         assert out.status == 200
         assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": None}
-        assert await store.sessions_of("ada") == []
+        assert await each_store.sessions_of("ada") == []
 
 
 @pytest.mark.usefixtures("each_server")
-async def test_a_second_regenerate_of_the_same_session_moves_nothing(store: Store) -> None:
+async def test_a_second_regenerate_of_the_same_session_moves_nothing(each_store: Store) -> None:
     """Two step-ups of one browser that both loaded the old id: one wins, the other's
     response expires the cookie, and only one session (the winner's) exists."""
     loaded, go_on = asyncio.Event(), asyncio.Event()
@@ -199,7 +181,7 @@ async def test_a_second_regenerate_of_the_same_session_moves_nothing(store: Stor
         ctx.session.regenerate()
         return "up"
 
-    async with run(login, whoami, step_up, slow_step_up, **options(store)) as api:
+    async with run(login, whoami, step_up, slow_step_up, **options(each_store)) as api:
         await api.get("/login/ada")
         slow = asyncio.create_task(api.get("/slow-step-up"))
         await loaded.wait()
@@ -207,4 +189,4 @@ async def test_a_second_regenerate_of_the_same_session_moves_nothing(store: Stor
         go_on.set()
         assert (await slow).cookies.get("session", "") == ""  # expired, not a second session
         assert (await api.get("/whoami", **with_cookie(winner))).body == {"user": "ada"}
-        assert len(await store.sessions_of("ada")) == 1
+        assert len(await each_store.sessions_of("ada")) == 1

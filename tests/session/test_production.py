@@ -235,57 +235,53 @@ async def test_monitor_shows_one_read_no_write_for_an_unchanged_session_and_no_r
 
 
 async def test_an_unreachable_redis_is_a_503_and_service_resumes_without_a_restart(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
-    own = start_redis()
-    try:
-        monkeypatch.setenv("SECRET", SECRET)
-        monkeypatch.setenv("REDIS_URL", own.url)
-        async with run(counter, session={"timeout": 1}) as api:
-            assert (await api.get("/")).body == {"views": 1}
-            own.stop()
-            with caplog.at_level(logging.ERROR, logger="porch"):
-                down = await asyncio.wait_for(api.get("/"), timeout=15)
-            assert down.status == 503
-            assert "RedisStore" in caplog.text or "Redis" in caplog.text
-            own.start()  # same port; this Redis keeps nothing on disk
-            back = await api.get("/")
-            assert back.status == 200
-            assert back.body == {"views": 1}  # a fresh session: the old data died with Redis
-    finally:
-        own.remove()
+    monkeypatch.setenv("SECRET", SECRET)
+    monkeypatch.setenv("REDIS_URL", redis.url)
+    async with run(counter, session={"timeout": 1}) as api:
+        assert (await api.get("/")).body == {"views": 1}
+        redis.stop()
+        with caplog.at_level(logging.ERROR, logger="porch"):
+            down = await asyncio.wait_for(api.get("/"), timeout=15)
+        assert down.status == 503
+        assert "RedisStore" in caplog.text or "Redis" in caplog.text
+        redis.start()  # same port; this Redis keeps nothing on disk
+        back = await api.get("/")
+        assert back.status == 200
+        assert back.body == {"views": 1}  # a fresh session: the old data died with Redis
 
 
 async def test_a_hung_redis_is_a_503_within_the_timeout_and_service_resumes(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
     """A Redis that accepts connections but never answers (SIGSTOP): no hang, a 503.
 
-    porch skips its own timeout scope for a RedisStore it built, because the
+    porch skips its redis timeout scope for a RedisStore it built, because the
     client's socket timeouts bound every connect and reply; this proves they do.
     """
-    own = start_redis()
-    try:
-        monkeypatch.setenv("SECRET", SECRET)
-        monkeypatch.setenv("REDIS_URL", own.url)
-        async with run(counter, session={"timeout": 0.5}) as api:
-            assert (await api.get("/")).body == {"views": 1}
-            assert own.process is not None
-            os.kill(own.process.pid, signal.SIGSTOP)
-            try:
-                with caplog.at_level(logging.ERROR, logger="porch"):
-                    hung = await asyncio.wait_for(api.get("/"), timeout=15)  # a hang guard only
-            finally:
-                os.kill(own.process.pid, signal.SIGCONT)
-            assert hung.status == 503
-            # The 503 comes from the session.timeout of 0.5 s, not from a refused
-            # connection and not from the hang guard above.
-            assert "Redis session store" in caplog.text
-            assert "(no reply within 0.5 s)" in caplog.text
-            back = await api.get("/")
-            assert (back.status, back.body) == (200, {"views": 2})  # nothing was lost
-    finally:
-        own.remove()
+    monkeypatch.setenv("SECRET", SECRET)
+    monkeypatch.setenv("REDIS_URL", redis.url)
+    async with run(counter, session={"timeout": 0.5}) as api:
+        assert (await api.get("/")).body == {"views": 1}
+        assert redis.process is not None
+        os.kill(redis.process.pid, signal.SIGSTOP)
+        try:
+            with caplog.at_level(logging.ERROR, logger="porch"):
+                hung = await asyncio.wait_for(api.get("/"), timeout=15)  # a hang guard only
+        finally:
+            os.kill(redis.process.pid, signal.SIGCONT)
+        assert hung.status == 503
+        # The 503 comes from the session.timeout of 0.5 s, not from a refused
+        # connection and not from the hang guard above.
+        assert "Redis session store" in caplog.text
+        assert "(no reply within 0.5 s)" in caplog.text
+        back = await api.get("/")
+        assert (back.status, back.body) == (200, {"views": 2})  # nothing was lost
 
 
 def count_across_workers(url: str, most: int = 400) -> tuple[list[int], set[int]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,15 +31,6 @@ else:
     from redis_server import RedisServer, ask, binary, free_loopback_port, start_redis
 
 SECRET = "s" * 40
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 @get("/count")

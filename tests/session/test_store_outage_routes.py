@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,21 +20,12 @@ from porch.context import Context
 from porch.errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from tests.redis_server import RedisServer, start_redis
+    from tests.redis_server import RedisServer
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from redis_server import RedisServer, start_redis
+    from redis_server import RedisServer
 
 SECRET = "s" * 40
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 @get("/health")

@@ -15,8 +15,7 @@ import decimal
 import enum
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,9 +25,7 @@ import socketio
 from porch import get, run, socket
 from porch.context import Context
 from porch.errors import UnserializableValue
-from porch.session.stores import MemoryStore, Store
-from porch.session.stores.redis import RedisStore
-from porch.session.stores.sqlite import SQLiteStore
+from porch.session.stores import Store
 from porch.session.values import INT_MAX, INT_MIN, MAX_DEPTH, check_value, is_json, json_problem
 from porch.socket import SocketContext
 
@@ -136,16 +133,6 @@ def shape(value: Any) -> Any:
     return [type(value).__name__, repr(value)]
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        yield SQLiteStore(tmp_path / "sessions.db")
-    else:
-        yield RedisStore(request.getfixturevalue("redis_url"), prefix=f"values:{id(request)}:")
-
-
 @get("/set/:case")
 def set_value(ctx: Context) -> dict[str, Any]:
     ctx.session["views"] = 2  # changed in the same request: must not be written either
@@ -166,9 +153,9 @@ def read(ctx: Context) -> dict[str, Any]:
 
 
 async def test_every_value_that_would_change_type_fails_the_request_naming_key_and_type(
-    store: Store,
+    each_store: Store,
 ) -> None:
-    async with run(start, set_value, read, session={"store": store}) as api:
+    async with run(start, set_value, read, session={"store": each_store}) as api:
         await api.get("/start")
         before = (await api.get("/read")).body
         for case, (_, words) in REFUSED.items():
@@ -186,8 +173,8 @@ def keep(ctx: Context) -> dict[str, Any]:
     return {"ok": True}
 
 
-async def test_every_json_value_comes_back_equal_and_of_the_same_type(store: Store) -> None:
-    async with run(keep, read, session={"store": store}) as api:
+async def test_every_json_value_comes_back_equal_and_of_the_same_type(each_store: Store) -> None:
+    async with run(keep, read, session={"store": each_store}) as api:
         assert (await api.get("/keep")).status == 200
         assert (await api.get("/read")).body == {name: shape(value) for name, value in KEPT.items()}
 
@@ -205,9 +192,9 @@ def append_object(ctx: Context) -> dict[str, Any]:
 
 
 async def test_a_value_changed_in_place_is_checked_too_and_the_error_says_where(
-    store: Store,
+    each_store: Store,
 ) -> None:
-    async with run(start, append_when, append_object, read, session={"store": store}) as api:
+    async with run(start, append_when, append_object, read, session={"store": each_store}) as api:
         await api.get("/start")
         before = (await api.get("/read")).body
         response = await api.get("/append-when")
@@ -242,9 +229,9 @@ def flashes(ctx: Context) -> list[Any]:
     return [shape(flash) for flash in ctx.session.flashes()]
 
 
-async def test_flash_messages_are_json_exactly_too(store: Store) -> None:
+async def test_flash_messages_are_json_exactly_too(each_store: Store) -> None:
     app = [start, flash_when, flash_kind, flash_ok, flashes]
-    async with run(app, session={"store": store}) as api:
+    async with run(app, session={"store": each_store}) as api:
         await api.get("/start")
         response = await api.get("/flash-when")
         assert response.status == 500
@@ -284,8 +271,8 @@ def whoami(ctx: Context) -> list[str]:
     return shape(ctx.session.user)  # type: ignore[no-any-return]
 
 
-async def test_the_user_id_is_a_plain_str_or_a_64_bit_int(store: Store) -> None:
-    async with run(start, bind_user, user_ok, whoami, session={"store": store}) as api:
+async def test_the_user_id_is_a_plain_str_or_a_64_bit_int(each_store: Store) -> None:
+    async with run(start, bind_user, user_ok, whoami, session={"store": each_store}) as api:
         await api.get("/start")
         for case in ("bool", "big", "int enum", "str subclass", "float", "surrogate"):
             response = await api.get(f"/user/{case}")
@@ -294,7 +281,7 @@ async def test_the_user_id_is_a_plain_str_or_a_64_bit_int(store: Store) -> None:
         assert (await api.get("/whoami")).body == ["NoneType", "None"]
         await api.get("/user-ok")
         assert (await api.get("/whoami")).body == ["int", repr(INT_MAX)]
-        assert await store.destroy_user(INT_MAX) == 1
+        assert await each_store.destroy_user(INT_MAX) == 1
 
 
 @get("/key/:case")
@@ -304,8 +291,8 @@ def odd_key(ctx: Context) -> dict[str, Any]:
     return {"ok": True}
 
 
-async def test_a_session_key_is_a_plain_str(store: Store) -> None:
-    async with run(start, odd_key, read, session={"store": store}) as api:
+async def test_a_session_key_is_a_plain_str(each_store: Store) -> None:
+    async with run(start, odd_key, read, session={"store": each_store}) as api:
         await api.get("/start")
         before = (await api.get("/read")).body
         for case in ("str subclass", "surrogate"):
@@ -348,10 +335,10 @@ async def remember(ctx: SocketContext) -> str:
 
 
 async def test_a_socket_event_cannot_store_what_http_could_not(
-    store: Store, caplog: pytest.LogCaptureFixture
+    each_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = [start, read, remember_tuple, append_uuid, remember]
-    async with run(app, session={"store": store}, security={"csrf": False}) as api:
+    async with run(app, session={"store": each_store}, security={"csrf": False}) as api:
         await api.get("/start")
         before = (await api.get("/read")).body
         client = socketio.AsyncClient()

@@ -141,13 +141,18 @@ class Store(ABC):
       answers 503); nothing is half-written.
 
     Capabilities, which a store declares about itself (properties, off by
-    default; the session layer asks them once, never the store's class):
+    default; porch asks them, never the store's class):
     ``times_out_by_itself`` (every call already ends within porch's ``timeout``
     option, so the layer adds no timeout scope of its own), ``immediate``
     (``load_now``/``save_now``: the same calls without a coroutine, for a store
-    that never waits) and ``destroy_follows_moves`` (the moved-session markers
-    above). A store that inherits a built-in one and overrides its methods
-    should not claim them unless its overrides keep the promise.
+    that never waits), ``destroy_follows_moves`` (the moved-session markers
+    above) and ``per_process`` (the sessions live in this process only, as
+    ``MemoryStore``'s do). A store that inherits a built-in one and overrides
+    its methods should not claim ``times_out_by_itself``, ``immediate`` or
+    ``destroy_follows_moves`` unless its overrides keep the promise. A wrapper
+    around another store (``inner``) forwards ``per_process`` and
+    ``destroy_follows_moves``, which are about the data and where it lives, and
+    claims neither of the speed ones, which are about its own calls.
     """
 
     @property
@@ -164,6 +169,15 @@ class Store(ABC):
         ``save_now``), for a store whose calls never wait; the session layer calls them
         directly and saves a coroutine per request. None unless the store offers them."""
         return None
+
+    @property
+    def per_process(self) -> bool:
+        """Capability: the sessions live in this process only, so other worker processes do
+        not see them, the shell cannot reach them, and they are lost when it exits. porch
+        then refuses several workers and ``porch sessions count|purge``, warns at start-up
+        in production, and does not probe the store at start-up (nothing to reach). False
+        unless the store says so: a claim a shared store makes wrongly only costs those."""
+        return False
 
     @property
     def destroy_follows_moves(self) -> bool:

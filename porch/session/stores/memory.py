@@ -15,7 +15,7 @@ import orjson
 
 from ...errors import ConfigError
 from ..values import check_changes
-from .base import CREATED, SEEN, USER, SessionInfo, Store, innermost, user_key
+from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -109,8 +109,17 @@ class MemoryStore(Store):
     def __len__(self) -> int:
         return len(self._entries)
 
-    # Capabilities (see Store): nothing here waits. Only this exact class claims
-    # them: a subclass may override load or save with I/O of its own.
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_entries={self.max_entries})"
+
+    # Capabilities (see Store). The sessions are in this process's dict, a subclass's too.
+
+    @property
+    def per_process(self) -> bool:
+        return True
+
+    # Nothing here waits. Only this exact class claims it: a subclass may override
+    # load or save with I/O of its own.
 
     @property
     def times_out_by_itself(self) -> bool:
@@ -301,18 +310,3 @@ class MemoryStore(Store):
         while len(self._entries) > self.max_entries:
             victims = self._anonymous or self._entries
             self._drop(next(iter(victims)))
-
-
-def memory_store_in(store: Store) -> MemoryStore | None:
-    """The memory store that holds the sessions, under any wrappers (encryption, metrics)."""
-    inner = innermost(store)
-    return inner if isinstance(inner, MemoryStore) else None
-
-
-MEMORY_IN_PRODUCTION = (
-    "ENV=production with the memory session store: SESSIONS WILL BE LOST. They live in "
-    "this one process, so every restart or deploy logs every visitor out, and at most "
-    "max_entries=%d are kept: under a flood of requests the least recently used anonymous "
-    "sessions are evicted, then logged-in ones. Use a shared store: set "
-    "REDIS_URL=redis://host:6379/0, or SESSION_STORE=sqlite:///sessions.db."
-)

@@ -5,17 +5,26 @@ The layer asks the store (``times_out_by_itself``, ``immediate``,
 timeout scope or the coroutine says so in its own module. Only the exact
 built-in classes claim the speed ones: a subclass may override a method with
 I/O of its own. ``destroy_follows_moves`` is what the methods do, so subclasses
-and wrappers keep it.
+and wrappers keep it. ``per_process`` (the sessions live in this process only)
+decides porch's refusals and warnings, for any store that declares it as for
+the memory store, and wrappers forward it too.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from porch import get, run
+import pytest
+
+from porch import ConfigError, PorchError, get, run, server
+from porch.cli import check_workers, count_sessions
 from porch.context import Context
+from porch.health import report_store
+from porch.metrics import MeasuredStore, Metrics
+from porch.option_types import SessionSettings
 from porch.session.encryption import EncryptedStore
 from porch.session.stores import MemoryStore, Store
 from porch.session.stores.redis import RedisStore
@@ -71,6 +80,17 @@ class Immediate(Plain):
         return self
 
 
+class InProcess(Plain):
+    """A new backend whose sessions live in this process's memory, as it says."""
+
+    def __repr__(self) -> str:
+        return "InProcess()"
+
+    @property
+    def per_process(self) -> bool:
+        return True
+
+
 class MemorySubclass(MemoryStore):
     pass
 
@@ -99,6 +119,7 @@ def test_a_store_declares_nothing_unless_it_says_so() -> None:
     store = Plain()
     assert store.times_out_by_itself is False
     assert store.immediate is None
+    assert store.per_process is False
     assert store.destroy_follows_moves is False
 
 
@@ -130,6 +151,7 @@ def test_the_memory_store_never_waits_but_a_subclass_is_not_trusted() -> None:
     subclass = MemorySubclass()
     assert subclass.times_out_by_itself is False
     assert subclass.immediate is None
+    assert memory.per_process is subclass.per_process is True  # its sessions are still here
 
 
 def test_the_sqlite_store_bounds_its_calls_but_a_subclass_is_not_trusted(tmp_path: Path) -> None:
@@ -142,10 +164,16 @@ def test_the_sqlite_store_bounds_its_calls_but_a_subclass_is_not_trusted(tmp_pat
     assert Sub(tmp_path / "t.db").times_out_by_itself is False
 
 
-def test_a_wrapper_does_not_inherit_what_its_inner_store_declares() -> None:
-    wrapped = EncryptedStore(MemoryStore(), ("k" * 40,))
-    assert wrapped.times_out_by_itself is False
-    assert wrapped.immediate is None
+def test_a_wrapper_forwards_where_the_sessions_live_and_claims_nothing_of_its_calls() -> None:
+    """Encryption and metrics do work of their own in every call, but the data stays where the
+    inner store keeps it."""
+    for inner in (MemoryStore(), InProcess(), Plain()):
+        encrypted = EncryptedStore(inner, ("k" * 40,))
+        measured = MeasuredStore(encrypted, Metrics("/metrics"))
+        for wrapped in (encrypted, measured):
+            assert wrapped.times_out_by_itself is False
+            assert wrapped.immediate is None
+            assert wrapped.per_process is inner.per_process
 
 
 async def test_the_layer_uses_what_a_new_backend_declares() -> None:
@@ -161,3 +189,39 @@ async def test_the_layer_uses_what_a_new_backend_declares() -> None:
         assert (await api.get("/")).body == {"views": 1}
         assert (await api.get("/")).body == {"views": 2}
     assert plain.calls == ["save", "load", "save"]
+
+
+async def test_a_store_that_declares_per_process_gets_the_memory_stores_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Refused under several workers and by ``porch sessions``, warned of in production, not
+    probed at start-up: what porch says of the memory store, said from the declaration."""
+    store = InProcess()
+    with caplog.at_level(logging.WARNING, logger="porch"):
+        async with run(counter, env="production", secret="s" * 40, session={"store": store}):
+            pass
+    lost = [record for record in caplog.records if "SESSIONS WILL BE LOST" in record.message]
+    assert [record.levelno for record in lost] == [logging.WARNING]
+    assert "the session store InProcess()" in lost[0].message
+    assert store.calls == []  # no start-up probe: there is nothing to reach
+    wrapped: tuple[SessionSettings, ...] = ({"store": store}, {"store": store, "encrypt": True})
+    for session in wrapped:
+        app = server(counter, secret="s" * 40, session=session)
+        with pytest.raises(ConfigError, match=r"--workers 2 with the session store .*InProcess"):
+            check_workers(app, 2)
+        check_workers(app, 1)
+        with pytest.raises(PorchError, match="lives inside the server's process"):
+            await count_sessions(app)
+    assert await report_store(store, logging.getLogger("porch")) is None
+
+
+async def test_a_shared_store_is_probed_and_allowed_several_workers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Plain()
+    with caplog.at_level(logging.WARNING, logger="porch"):
+        async with run(counter, env="production", secret="s" * 40, session={"store": store}):
+            pass
+    assert "SESSIONS WILL BE LOST" not in caplog.text
+    assert store.calls == ["load"]  # the start-up probe
+    check_workers(server(counter, secret="s" * 40, session={"store": store}), 2)

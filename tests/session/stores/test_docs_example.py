@@ -30,6 +30,10 @@ class DictStore(Store):
     def __init__(self) -> None:
         self.entries: dict[str, tuple[float, dict[str, bytes]]] = {}
 
+    @property
+    def per_process(self) -> bool:
+        return True  # porch then refuses it under several workers, as it does the memory store
+
     def live(self, key: str) -> dict[str, bytes] | None:
         expires_at, fields = self.entries.get(key, (0.0, {}))
         if expires_at > time.time():

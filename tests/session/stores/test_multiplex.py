@@ -25,9 +25,9 @@ from porch.session.stores.multiplex import Multiplexer, unsupported
 from porch.session.stores.redis import RedisStore
 
 if TYPE_CHECKING:
-    from tests.redis_server import RedisServer, start_redis
+    from tests.redis_server import RedisServer
 else:  # see stores/conftest.py for why the helper is imported by its own name
-    from redis_server import RedisServer, start_redis
+    from redis_server import RedisServer
 
 HANG_GUARD = 30.0  # seconds; only stops a hung test, never judges speed
 
@@ -94,14 +94,15 @@ async def test_a_caller_that_gives_up_does_not_shift_the_replies_of_others(
     assert await mux.execute("ECHO", "still mine") == b"still mine"
 
 
-async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_recovers() -> None:
-    server = start_redis()
-    client = Redis.from_url(server.url)
+async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_recovers(
+    redis: RedisServer,
+) -> None:
+    client = Redis.from_url(redis.url)
     multiplexer = Multiplexer(client, timeout=0.4, unavailable=unavailable)
     try:
         assert await multiplexer.execute("PING") in (b"PONG", True)
-        assert server.process is not None
-        os.kill(server.process.pid, signal.SIGSTOP)
+        assert redis.process is not None
+        os.kill(redis.process.pid, signal.SIGSTOP)
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(
@@ -111,7 +112,7 @@ async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_rec
                 HANG_GUARD,
             )
         finally:
-            os.kill(server.process.pid, signal.SIGCONT)
+            os.kill(redis.process.pid, signal.SIGCONT)
         # Each failed through the watchdog, which fails calls only once the oldest has
         # waited the whole timeout: not early, not through a refused connection, and
         # not by hanging until the guard above.
@@ -123,24 +124,23 @@ async def test_a_hung_redis_fails_every_pending_call_within_the_timeout_then_rec
     finally:
         await multiplexer.close()
         await client.aclose()
-        server.remove()
 
 
-async def test_a_restarted_redis_fails_what_was_pending_and_the_next_call_reconnects() -> None:
-    server = start_redis()
-    client = Redis.from_url(server.url)
+async def test_a_restarted_redis_fails_what_was_pending_and_the_next_call_reconnects(
+    redis: RedisServer,
+) -> None:
+    client = Redis.from_url(redis.url)
     multiplexer = Multiplexer(client, timeout=2.0, unavailable=unavailable)
     try:
         assert await multiplexer.execute("ECHO", "before") == b"before"
-        server.stop()
+        redis.stop()
         with pytest.raises((StoreUnavailable, ConnectionError, OSError)):
             await asyncio.wait_for(multiplexer.execute("ECHO", "down"), HANG_GUARD)
-        server.start()
+        redis.start()
         assert await asyncio.wait_for(multiplexer.execute("ECHO", "after"), HANG_GUARD) == b"after"
     finally:
         await multiplexer.close()
         await client.aclose()
-        server.remove()
 
 
 async def test_the_store_reloads_its_scripts_when_redis_forgot_them(redis_url: str) -> None:
@@ -275,9 +275,9 @@ async def use_concurrently(store: RedisStore) -> None:
 
 async def test_a_read_response_that_differs_falls_back_to_the_plain_client_at_start_up(
     caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
-    server = start_redis()
-    store = StoreWithConnections(server.url, OlderConnection)
+    store = StoreWithConnections(redis.url, OlderConnection)
     try:
         with caplog.at_level(logging.WARNING, logger="porch.session"):
             await store.open()
@@ -289,18 +289,17 @@ async def test_a_read_response_that_differs_falls_back_to_the_plain_client_at_st
             await store.touch(f"{0:064x}", 60)
             await store.destroy(f"{1:064x}")
             assert await store.load(f"{1:064x}") is None
-        assert await connections_to(server) > 1  # redis-py's pool, one per call in flight
+        assert await connections_to(redis) > 1  # redis-py's pool, one per call in flight
         assert len(fallback_warnings(caplog)) == 1
     finally:
         await store.close()
-        server.remove()
 
 
 async def test_a_stream_found_elsewhere_once_connected_falls_back_at_the_first_call(
     caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
-    server = start_redis()
-    store = StoreWithConnections(server.url, ElsewhereConnection)
+    store = StoreWithConnections(redis.url, ElsewhereConnection)
     try:
         with caplog.at_level(logging.WARNING, logger="porch.session"):
             await store.open()
@@ -312,41 +311,35 @@ async def test_a_stream_found_elsewhere_once_connected_falls_back_at_the_first_c
         assert "ElsewhereConnection._writer is no stream once connected" in warnings[0]
     finally:
         await store.close()
-        server.remove()
 
 
-async def test_the_fallback_serves_requests_over_the_real_server() -> None:
-    server = start_redis()
-    store = StoreWithConnections(server.url, OlderConnection)
+async def test_the_fallback_serves_requests_over_the_real_server(redis: RedisServer) -> None:
+    store = StoreWithConnections(redis.url, OlderConnection)
 
     @get("/")
     def counter(ctx: Context) -> dict[str, int]:
         ctx.session["views"] = ctx.session.get("views", 0) + 1
         return {"views": ctx.session["views"]}
 
-    try:
-        async with run(counter, session={"store": store}) as api:
-            assert [(await api.get("/")).body["views"] for _ in range(3)] == [1, 2, 3]
-        assert not store.multiplexed
-    finally:
-        server.remove()
+    async with run(counter, session={"store": store}) as api:
+        assert [(await api.get("/")).body["views"] for _ in range(3)] == [1, 2, 3]
+    assert not store.multiplexed
 
 
 async def test_redis_pys_own_connections_still_share_one_and_say_nothing(
     caplog: pytest.LogCaptureFixture,
+    redis: RedisServer,
 ) -> None:
-    server = start_redis()
-    store = RedisStore(server.url, prefix="mux:shared:")
+    store = RedisStore(redis.url, prefix="mux:shared:")
     try:
         with caplog.at_level(logging.WARNING, logger="porch.session"):
             await store.open()
             await use_concurrently(store)
         assert store.multiplexed
-        assert await connections_to(server) == 1  # every call over the one connection
+        assert await connections_to(redis) == 1  # every call over the one connection
         assert fallback_warnings(caplog) == []
     finally:
         await store.close()
-        server.remove()
 
 
 @pytest.mark.parametrize(
