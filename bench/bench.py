@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import catalogue
+from harness.baseline import prepare
+from harness.catalogue import Baseline
 from harness.chart import chart
 from harness.load import Run
 from harness.monitor import record_monitor
@@ -58,12 +60,13 @@ def run_sections(
     scale_runs: list[Run] = []
     monitor: list[tuple[str, list[str]]] = []
     profiles: list[dict[str, Any]] = []
+    baseline = Baseline(*prepare(settings.baseline)) if settings.baseline else None
     if "redis" in settings.sections:
-        runs += redis_section(settings, server)
+        runs += redis_section(settings, server, baseline)
     if "memory" in settings.sections:
-        runs += memory_section(settings)
+        runs += memory_section(settings, baseline)
     if "sqlite" in settings.sections:
-        runs += sqlite_section(settings, scratch)
+        runs += sqlite_section(settings, scratch, baseline)
     if "scale" in settings.sections:
         scale_runs = scale_section(settings, server, scratch)
     if "monitor" in settings.sections:

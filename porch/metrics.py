@@ -130,6 +130,12 @@ class MeasuredStore(Store):
     def __repr__(self) -> str:
         return repr(self.inner)
 
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """The inner store's: regenerate and destroy reach it unchanged. (Not so the speed
+        capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
+        return self.inner.destroy_follows_moves
+
     async def timed(self, operation: str, call: Awaitable[Any]) -> Any:
         started = time.perf_counter()
         try:

@@ -26,6 +26,9 @@ see it; the browser's HTTP requests cannot). The same holds after
 **Scale-out.** With a Redis session store the Socket.IO server uses
 python-socketio's Redis manager on the same Redis, so ``ctx.io.emit`` reaches
 the clients of every worker and machine.
+
+**Refusals first.** Socket.IO's requests pass the Host allow-list and the
+header limit before python-socketio sees them (socket_guard.py).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from .cookies import parse_cookies
 from .logsafe import safe_traceback
 from .router import Step
 from .session.unavailable import UnavailableSession
+from .socket_guard import SocketGuard
 from .socket_pubsub import broadcast_url, channel_for
 
 if TYPE_CHECKING:
@@ -220,6 +224,7 @@ class SocketLayer:
             self.handlers.setdefault(handler.event, []).extend(handler.steps)
         self.connections: dict[str, Connection] = {}
         self.manager_url = broadcast_url(app)
+        self.guard = SocketGuard(app)
         self.server, self.io, self.asgi = self.build()
 
     def build(self) -> tuple[socketio.AsyncServer, Broadcast, socketio.ASGIApp]:
@@ -244,7 +249,8 @@ class SocketLayer:
         return scope["type"] in ("http", "websocket") and scope["path"].startswith(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.asgi(scope, receive, send)
+        if await self.guard.admits(scope, receive, send):
+            await self.asgi(scope, receive, send)
 
     async def close(self) -> None:
         """Stop the background tasks (Engine.IO's client monitor, the Redis listener).

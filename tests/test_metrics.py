@@ -14,6 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from porch import get, post, run, server
 from porch.context import Context
 from porch.errors import ConfigError
+from porch.metrics import MeasuredStore, Metrics
+from porch.session.stores import MemoryStore
+from porch.testing import OptionalStoreSuite, StoreSuite
 
 if TYPE_CHECKING:
     from tests.redis_server import start_redis
@@ -108,6 +111,14 @@ async def test_session_store_calls_and_sessions_are_counted() -> None:
     assert value(scraped, "porch_session_store_duration_seconds_count", operation="destroy") == 1
     assert value(scraped, "porch_sessions_created_total") == 1
     assert value(scraped, "porch_sessions_destroyed_total") == 1
+
+
+class TestMeasuredStore(StoreSuite, OptionalStoreSuite):
+    """The wrapper keeps every guarantee of the Store contract, moved sessions included."""
+
+    @pytest.fixture
+    def store(self) -> MeasuredStore:
+        return MeasuredStore(MemoryStore(), Metrics("/metrics"))
 
 
 async def test_an_unreachable_store_is_counted_as_503s_and_errors() -> None:

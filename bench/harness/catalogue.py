@@ -9,6 +9,10 @@ hello world run on both, each server's own floor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from .servers import (
     GRANIAN,
     OWN,
@@ -25,29 +29,45 @@ from .stores import Store
 SERVERS = (GRANIAN, UVICORN)  # porch's default first
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """An earlier porch, installed by harness/baseline.py, timed beside this one."""
+
+    commit: str
+    python: Path
+
+    def name(self, scenario: str = "") -> str:
+        return f"porch at {self.commit}" + (f" ({scenario})" if scenario else "")
+
+
 def quiet_under(server: str) -> dict[str, str]:
     """What tells porch to write no access line on ``server`` (see servers.py)."""
     return {"LOG": "warning"} if server == GRANIAN else {}
 
 
-def porch(server: str, target: str = "porch_counter:app", name: str = "porch") -> App:
+def porch(
+    server: str,
+    target: str = "porch_counter:app",
+    name: str = "porch",
+    python: Path = PORCH_PYTHON,
+) -> App:
     """The README's counter with its sessions in Redis."""
 
     def environment(store: Store) -> dict[str, str]:
         return {"REDIS_URL": store.redis_url, "SECRET": SECRET, **quiet_under(server)}
 
-    return App(name, server, on(server, PORCH_PYTHON, target), environment)
+    return App(name, server, on(server, python, target), environment)
 
 
 def porch_async(server: str) -> App:
     return porch(server, "porch_counter_async:app", "porch, counter as async def")
 
 
-def porch_memory(server: str) -> App:
+def porch_memory(server: str, name: str = "porch (memory)", python: Path = PORCH_PYTHON) -> App:
     def environment(store: Store) -> dict[str, str]:
         return {"SESSION_STORE": "memory://", "SECRET": SECRET, **quiet_under(server)}
 
-    return App("porch (memory)", server, on(server, PORCH_PYTHON, "porch_counter:app"), environment)
+    return App(name, server, on(server, python, "porch_counter:app"), environment)
 
 
 def porch_memory_logging() -> App:
@@ -60,7 +80,7 @@ def porch_memory_logging() -> App:
     )
 
 
-def porch_sqlite(server: str) -> App:
+def porch_sqlite(server: str, name: str = "porch (SQLite)", python: Path = PORCH_PYTHON) -> App:
     def environment(store: Store) -> dict[str, str]:
         assert store.directory is not None
         return {
@@ -69,7 +89,7 @@ def porch_sqlite(server: str) -> App:
             **quiet_under(server),
         }
 
-    return App("porch (SQLite)", server, on(server, PORCH_PYTHON, "porch_counter:app"), environment)
+    return App(name, server, on(server, python, "porch_counter:app"), environment)
 
 
 def porch_monitor() -> App:
@@ -131,15 +151,25 @@ def floor_sqlite(server: str) -> App:
     )
 
 
-def redis_apps() -> list[App]:
+def redis_apps(baseline: Baseline | None = None) -> list[App]:
     """The Redis section: porch and the peers, each on its servers."""
     return [
         *(porch(server) for server in SERVERS),
+        *earlier(baseline, porch),
         porch_async(GRANIAN),
         *(floor_redis(server) for server in SERVERS),
         *(starlette(server) for server in SERVERS),
         *(litestar(server) for server in SERVERS),
         aiohttp(),
+    ]
+
+
+def earlier(baseline: Baseline | None, make: Callable[..., App], scenario: str = "") -> list[App]:
+    """The baseline's porch on each server, made as ``make`` makes this checkout's."""
+    if baseline is None:
+        return []
+    return [
+        make(server, name=baseline.name(scenario), python=baseline.python) for server in SERVERS
     ]
 
 

@@ -77,6 +77,17 @@ def how_measured(settings: Settings, runs: list[Run], command: str) -> list[str]
         "reversed every other cycle. Each cycle's runs are seconds apart, so a slow spell "
         "of the machine hits them alike. The tables give medians over the cycles; each "
         "ratio is the median of the cycles' own ratios, with their range beside it.",
+        *(
+            [
+                f'- `--baseline {settings.baseline}`: the rows "porch at <commit>" are porch '
+                "as of that commit, checked out into bench/.baselines/ and installed there "
+                "with its own scripts/setup, timed in the same cycles as this checkout's "
+                "porch; their ratio to porch on Granian is the change's effect with the "
+                "machine's drift taken out (bench/harness/baseline.py)."
+            ]
+            if settings.baseline
+            else []
+        ),
         f"- Servers: uvicorn with `{' '.join(UVICORN_FLAGS)}`; Granian with "
         f"`{' '.join(GRANIAN_FLAGS)}` (its defaults otherwise, as `porch serve` runs it); "
         "both with `--workers N`. porch runs on both; Starlette and Litestar on uvicorn, "

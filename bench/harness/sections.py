@@ -9,12 +9,13 @@ directory. Each is one interleaved comparison per worker count (load.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from . import catalogue
-from .catalogue import SERVERS
+from .catalogue import SERVERS, Baseline
 from .load import Run, contenders_of, interleave
-from .servers import GRANIAN
+from .servers import GRANIAN, App
 from .settings import Settings
 from .stores import RedisServer, Store
 
@@ -25,12 +26,18 @@ SQLITE = "SQLite"
 
 def reference(scenario: str) -> str:
     """The row a section's ratios are taken against: porch on its default server."""
-    app = {REDIS: catalogue.porch, MEMORY: catalogue.porch_memory, SQLITE: catalogue.porch_sqlite}
+    app: dict[str, Callable[[str], App]] = {
+        REDIS: catalogue.porch,
+        MEMORY: catalogue.porch_memory,
+        SQLITE: catalogue.porch_sqlite,
+    }
     return app[scenario](GRANIAN).label
 
 
-def redis_section(settings: Settings, server: RedisServer) -> list[Run]:
-    apps = catalogue.redis_apps()
+def redis_section(
+    settings: Settings, server: RedisServer, baseline: Baseline | None = None
+) -> list[Run]:
+    apps = catalogue.redis_apps(baseline)
     contenders = contenders_of(apps, [Store.fresh_redis(server) for _ in apps])
     runs: list[Run] = []
     for workers in settings.workers:
@@ -38,9 +45,10 @@ def redis_section(settings: Settings, server: RedisServer) -> list[Run]:
     return runs
 
 
-def memory_section(settings: Settings) -> list[Run]:
+def memory_section(settings: Settings, baseline: Baseline | None = None) -> list[Run]:
     apps = [
         *(catalogue.porch_memory(server) for server in SERVERS),
+        *catalogue.earlier(baseline, catalogue.porch_memory, "memory"),
         *(catalogue.hello(server) for server in SERVERS),
         catalogue.porch_memory_logging(),
     ]
@@ -48,9 +56,12 @@ def memory_section(settings: Settings) -> list[Run]:
     return interleave(MEMORY, contenders_of(apps, stores), 1, settings)
 
 
-def sqlite_section(settings: Settings, scratch: Path) -> list[Run]:
+def sqlite_section(
+    settings: Settings, scratch: Path, baseline: Baseline | None = None
+) -> list[Run]:
     apps = [
         *(catalogue.porch_sqlite(server) for server in SERVERS),
+        *catalogue.earlier(baseline, catalogue.porch_sqlite, "SQLite"),
         *(catalogue.floor_sqlite(server) for server in SERVERS),
     ]
     stores = []

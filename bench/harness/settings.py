@@ -38,6 +38,7 @@ class Settings:
     workers: tuple[int, ...]
     sections: frozenset[str]
     quick: bool
+    baseline: str | None = None  # a git ref: an earlier porch timed beside this one
 
     @property
     def wrk_command(self) -> str:
@@ -83,6 +84,12 @@ def parse_settings(argv: list[str]) -> Settings:
         default=",".join(SECTIONS),
         help=f"sections to run, comma-separated (default: all of {','.join(SECTIONS)})",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also time porch as of this commit (tag, branch) beside this checkout's, "
+        "interleaved, in the Redis, memory and SQLite sections (harness/baseline.py)",
+    )
     options = parser.parse_args(argv)
     quick = options.quick
     sections = frozenset(options.only.split(","))
@@ -99,4 +106,5 @@ def parse_settings(argv: list[str]) -> Settings:
         workers=tuple(int(count) for count in options.workers.split(",")),
         sections=sections,
         quick=quick,
+        baseline=options.baseline,
     )

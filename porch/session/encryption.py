@@ -110,6 +110,12 @@ class EncryptedStore(Store):
     def seal_all(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         return {name: self.seal(key, name, value) for name, value in fields.items()}
 
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """The inner store's: regenerate and destroy reach it unchanged. (Not so the speed
+        capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
+        return self.inner.destroy_follows_moves
+
     # --- the Store contract, delegated ---
 
     async def open(self) -> None:

@@ -77,6 +77,9 @@ class SessionLayer:
         # A store that never waits offers its loads and saves without a coroutine
         # each (Store.immediate); they are called directly.
         self.memory = store.immediate
+        # A logout with a cookie whose session is not found destroys that key anyway,
+        # for a store that follows it to where a concurrent regenerate moved the session.
+        self.follows_moves = store.destroy_follows_moves
         self.verified: dict[str, tuple[str, str]] = {}  # see verify()
         self.cookie_headers: dict[bytes, str] = {}  # see cookie_of()
 
@@ -141,7 +144,9 @@ class SessionLayer:
         except StoreUnavailable as exc:  # an error only once a handler touches ctx.session
             return UnavailableSession(exc)
         if entry is None or is_expired(entry, now, self.max_age, self.absolute_max_age):
-            return Session(now=now, had_cookie=True)  # strict: an unknown id is never adopted
+            # Strict: an unknown id is never adopted; destroy() may still end it (moved).
+            cookie_key = key if self.follows_moves else None
+            return Session(now=now, had_cookie=True, cookie_key=cookie_key)
         return Session(entry, session_id=session_id, key=key, now=now, had_cookie=True)
 
     async def commit(

@@ -46,6 +46,7 @@ class Session(MutableMapping[str, Any]):
         "_meta",
         "_snapshots",
         "accessed",
+        "cookie_key",
         "destroyed_key",
         "had_cookie",
         "id",
@@ -63,9 +64,13 @@ class Session(MutableMapping[str, Any]):
         key: str | None = None,
         now: float | None = None,
         had_cookie: bool = False,
+        cookie_key: str | None = None,
     ) -> None:
         self.now = time.time() if now is None else now
         self.had_cookie = had_cookie
+        # The key of a signed cookie whose session the store did not find: it may have
+        # been regenerated away by a concurrent request, so destroy() still ends it there.
+        self.cookie_key = cookie_key
         self.accessed = False
         self.destroyed_key: str | None = None
         self.replaced_key: str | None = None  # set by regenerate()
@@ -168,10 +173,14 @@ class Session(MutableMapping[str, Any]):
         """Delete the session server-side and expire the cookie (logout).
 
         Writes after ``destroy()`` in the same request start a new session, so
-        ``destroy()`` then ``flash('Logged out')`` works.
+        ``destroy()`` then ``flash('Logged out')`` works. A cookie whose session
+        was not found (``cookie_key``) is destroyed too: a concurrent request may
+        have just regenerated it, and the store follows the move.
         """
         self.accessed = True
-        self.destroyed_key = self.stored_key or self.replaced_key or self.destroyed_key
+        self.destroyed_key = (
+            self.stored_key or self.replaced_key or self.destroyed_key or self.cookie_key
+        )
         self.id = self.key = self.stored_key = self.replaced_key = None
         self._data, self._meta, self._changes = {}, {}, {}
         self._deleted, self._snapshots = set(), {}

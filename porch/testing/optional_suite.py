@@ -46,6 +46,37 @@ class OptionalStoreSuite:
         assert await store.regenerate(old, new, data, MINUTE) is True
         assert [info.key for info in await store.sessions_of("ada")] == [new]
 
+    async def test_what_regenerate_leaves_at_the_old_key_is_not_a_session(
+        self, store: Store
+    ) -> None:
+        """count() and sessions_of() see the moved session once; a logout that follows the
+        move leaves neither a session nor anything counted as one."""
+        old, new = new_key(), new_key()
+        await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        assert await store.count() == 1
+        assert [info.key for info in await store.sessions_of("ada")] == [new]
+        await store.purge()
+        assert await store.count() == 1
+        await store.destroy(new)
+        assert await store.count() == 0
+        assert await store.sessions_of("ada") == []
+        await store.destroy(old)  # the marker, if any, leads to nothing now
+        assert await store.count() == 0
+
+    async def test_destroy_user_after_regenerate_ends_the_moved_session(self, store: Store) -> None:
+        old, new = new_key(), new_key()
+        await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        assert await store.destroy_user("ada") == 1  # one session, however often it moved
+        assert await store.load(new) is None
+        assert await store.sessions_of("ada") == []
+        assert await store.count() == 0
+
     async def test_regenerate_after_destroy_user_moves_nothing(self, store: Store) -> None:
         """ "Log out everywhere" lands while a slow request of that user regenerates."""
         old, new = new_key(), new_key()

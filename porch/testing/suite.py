@@ -235,6 +235,94 @@ class StoreSuite:
         await store.touch(key, MINUTE)
         assert await store.load(key) is None
 
+    # -- logout follows a move (Store.destroy_follows_moves) ---------------------
+    async def test_after_regenerate_the_old_key_is_no_session_and_moves_no_more(
+        self, store: Store
+    ) -> None:
+        """What regenerate leaves at the old key is never a session: not loaded, not moved."""
+        old, new, again = new_key(), new_key(), new_key()
+        await store.save(old, created(user="ada"), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        assert await store.load(old) is None
+        assert await store.regenerate(old, again, data, MINUTE) is False  # a second login
+        assert await store.load(again) is None
+        await store.touch(old, MINUTE)
+        await store.save(old, {"user": "eve"}, deleted=(), ttl=MINUTE)
+        assert await store.load(old) is None
+        assert await store.load(new) == data
+
+    async def test_destroying_the_old_key_after_regenerate_ends_the_new_one(
+        self, store: Store
+    ) -> None:
+        """A logout of the same browser, carrying the old id, lands after a login moved it."""
+        old, new = new_key(), new_key()
+        await store.save(old, created(user="ada"), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        await store.destroy(old)
+        assert await store.load(old) is None
+        if store.destroy_follows_moves:
+            assert await store.load(new) is None
+        else:  # the weaker promise of a store that does not declare it (see Store)
+            assert await store.load(new) is not None, (
+                f"{type(store).__name__}.destroy() followed the move: declare "
+                "destroy_follows_moves = True so porch relies on it"
+            )
+
+    async def test_destroy_follows_a_chain_of_moves(self, store: Store) -> None:
+        """Login, then a step-up that regenerates again, while a logout with the first id
+        is still on its way."""
+        first, second, third = new_key(), new_key(), new_key()
+        await store.save(first, created(user="ada"), deleted=(), ttl=MINUTE)
+        data = await store.load(first)
+        assert data is not None
+        assert await store.regenerate(first, second, data, MINUTE) is True
+        assert await store.regenerate(second, third, data, MINUTE) is True
+        await store.destroy(first)
+        ended = store.destroy_follows_moves
+        assert [await store.load(key) is None for key in (first, second, third)] == [
+            True,
+            True,
+            ended,
+        ]
+
+    async def test_regenerate_racing_destroy_of_the_old_key_leaves_no_session(
+        self, store: Store
+    ) -> None:
+        """Whichever of a login (regenerate) and a logout (destroy) lands first, neither
+        key holds a session afterwards."""
+        for round_ in range(20):
+            old, new = new_key(), new_key()
+            await store.save(old, created(user="ada"), deleted=(), ttl=MINUTE)
+            data = await store.load(old)
+            assert data is not None
+            moving = store.regenerate(old, new, data, MINUTE)
+            logging_out = store.destroy(old)
+            destroy_first = round_ % 2 == 0
+            pair = (logging_out, moving) if destroy_first else (moving, logging_out)
+            results = await asyncio.gather(*pair)
+            moved = results[1] if destroy_first else results[0]
+            assert await store.load(old) is None
+            if store.destroy_follows_moves or not moved:
+                assert await store.load(new) is None
+
+    async def test_a_move_is_followed_only_while_the_session_could_live(self, store: Store) -> None:
+        """The marker lives as long as the moved session's ttl, not forever: once that has
+        passed, a destroy of the old key no longer reaches a session kept alive since."""
+        old, new, probe = new_key(), new_key(), new_key()
+        await store.save(old, created(user="ada"), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, SHORT_TTL) is True
+        await store.save(probe, created(), deleted=(), ttl=SHORT_TTL)  # expires after the marker
+        await store.touch(new, MINUTE)  # the new session is in use
+        await wait_until_expired(store, probe)
+        await store.destroy(old)
+        assert await store.load(new) is not None
+
     async def test_concurrent_saves_of_different_fields_all_survive(self, store: Store) -> None:
         key = new_key()
         await store.save(key, created(), deleted=(), ttl=MINUTE)

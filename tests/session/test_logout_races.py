@@ -2,7 +2,9 @@
 
 A slow request of a logged-in browser that calls ``regenerate()`` after a
 logout (``destroy()`` or ``destroy_user()``) landed must not hand the browser a
-cookie for a live, logged-in session.
+cookie for a live, logged-in session. Nor may a logout that lands just after a
+concurrent request of the same browser regenerated: it carries the old id, and
+the store follows the move (``Store.destroy_follows_moves``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,33 @@ def slow_regenerate(started: asyncio.Event, go_on: asyncio.Event) -> Any:
     return slow
 
 
+@get("/step-up")
+def step_up(ctx: Context) -> str:
+    """A privilege change: the session moves to a new id (and a new cookie)."""
+    ctx.session.regenerate()
+    ctx.session["elevated"] = True
+    return "up"
+
+
+def slow_logout(loaded: asyncio.Event, go_on: asyncio.Event) -> Any:
+    """A logout that, once the session is loaded, waits (a slow network, a busy worker)."""
+
+    @get("/slow-logout")
+    async def logout_slowly(ctx: Context) -> str:
+        ctx.session.get("anything")
+        loaded.set()
+        await go_on.wait()
+        ctx.session.destroy()
+        return "out"
+
+    return logout_slowly
+
+
+def with_cookie(cookie: str) -> dict[str, Any]:
+    """Request arguments that send this session cookie, whatever the client's jar holds."""
+    return {"headers": {"cookie": f"session={cookie}"}}
+
+
 def options(store: Store) -> dict[str, Any]:
     return {"session": {"store": store}, "security": {"csrf": False}, "secret": SECRET}
 
@@ -116,3 +145,66 @@ async def test_a_slow_regenerate_after_log_out_everywhere_does_not_survive_it(
         assert late.status == 200
         assert (await laptop.get("/whoami")).body == {"user": None}
         assert await store.sessions_of("bob") == []
+
+
+@pytest.mark.usefixtures("each_server")
+async def test_a_logout_that_loaded_before_a_concurrent_regenerate_still_ends_the_session(
+    store: Store,
+) -> None:
+    """The logout loads the session, a concurrent step-up moves it to a new id and hands
+    the browser the new cookie, then the logout's destroy of the old id lands."""
+    loaded, go_on = asyncio.Event(), asyncio.Event()
+    async with run(login, whoami, step_up, slow_logout(loaded, go_on), **options(store)) as api:
+        await api.get("/login/ada")
+        logging_out = asyncio.create_task(api.get("/slow-logout"))
+        await loaded.wait()
+        stepped_up = await api.get("/step-up")
+        new_cookie = stepped_up.cookies["session"]
+        assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": "ada"}
+        go_on.set()
+        assert (await logging_out).status == 200
+        assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": None}
+        assert await store.sessions_of("ada") == []
+
+
+@pytest.mark.usefixtures("each_server")
+async def test_a_logout_sent_before_a_regenerate_answered_still_ends_the_session(
+    store: Store,
+) -> None:
+    """The browser sent the logout with its old cookie before the step-up's response (and
+    its new cookie) arrived; the server ran the step-up first. The session the new
+    cookie names ends anyway."""
+    async with run(login, whoami, logout, step_up, **options(store)) as api:
+        await api.get("/login/ada")
+        old_cookie = api.cookies["session"]
+        new_cookie = (await api.get("/step-up")).cookies["session"]
+        assert new_cookie != old_cookie
+        out = await api.get("/logout", **with_cookie(old_cookie))
+        assert out.status == 200
+        assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": None}
+        assert await store.sessions_of("ada") == []
+
+
+@pytest.mark.usefixtures("each_server")
+async def test_a_second_regenerate_of_the_same_session_moves_nothing(store: Store) -> None:
+    """Two step-ups of one browser that both loaded the old id: one wins, the other's
+    response expires the cookie, and only one session (the winner's) exists."""
+    loaded, go_on = asyncio.Event(), asyncio.Event()
+
+    @get("/slow-step-up")
+    async def slow_step_up(ctx: Context) -> str:
+        ctx.session.get("anything")
+        loaded.set()
+        await go_on.wait()
+        ctx.session.regenerate()
+        return "up"
+
+    async with run(login, whoami, step_up, slow_step_up, **options(store)) as api:
+        await api.get("/login/ada")
+        slow = asyncio.create_task(api.get("/slow-step-up"))
+        await loaded.wait()
+        winner = (await api.get("/step-up")).cookies["session"]
+        go_on.set()
+        assert (await slow).cookies.get("session", "") == ""  # expired, not a second session
+        assert (await api.get("/whoami", **with_cookie(winner))).body == {"user": "ada"}
+        assert len(await store.sessions_of("ada")) == 1

@@ -128,16 +128,26 @@ class Store(ABC):
       session. A request that started before ``destroy()``, ``destroy_user()``
       or the expiry cannot bring the session back, nor put it back in a
       user's index.
+    - Logout follows a move (when the store declares ``destroy_follows_moves``):
+      ``regenerate(old, new)`` leaves at ``old`` a marker, "moved to new", that
+      lives as long as the moved session could (its ``ttl``). ``load(old)``
+      treats it as no session, ``count()`` and ``sessions_of()`` do not count
+      it, a second ``regenerate(old, ...)`` finds nothing live (False), and
+      ``destroy(old)`` destroys ``new`` too, in the same atomic step, following
+      a chain of moves. So a logout carrying the old id that lands after a
+      concurrent request of the same browser regenerated still ends the
+      session that request's new cookie names.
     - A backend that cannot be reached raises ``StoreUnavailable`` (porch
       answers 503); nothing is half-written.
 
     Capabilities, which a store declares about itself (properties, off by
     default; the session layer asks them once, never the store's class):
     ``times_out_by_itself`` (every call already ends within porch's ``timeout``
-    option, so the layer adds no timeout scope of its own) and ``immediate``
+    option, so the layer adds no timeout scope of its own), ``immediate``
     (``load_now``/``save_now``: the same calls without a coroutine, for a store
-    that never waits). A store that inherits a built-in one and overrides its
-    methods should not claim them unless its overrides keep the promise.
+    that never waits) and ``destroy_follows_moves`` (the moved-session markers
+    above). A store that inherits a built-in one and overrides its methods
+    should not claim them unless its overrides keep the promise.
     """
 
     @property
@@ -154,6 +164,22 @@ class Store(ABC):
         ``save_now``), for a store whose calls never wait; the session layer calls them
         directly and saves a coroutine per request. None unless the store offers them."""
         return None
+
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """Capability: ``regenerate(old, new)`` leaves a marker at ``old`` that ``destroy(old)``
+        follows to ``new``, atomically (see the class docstring), so a logout racing a
+        regenerate of the same browser session ends it whichever lands first.
+
+        False by default: a store written before this capability keeps working,
+        with a weaker promise. A logout that lands before the regenerate still
+        wins (the regenerate moves nothing), but one that lands after it deletes
+        nothing, and the session lives on under the new id the regenerating
+        request hands to the browser. The session layer then also skips the
+        ``destroy`` of a cookie whose session it did not find, which could only
+        matter through a marker.
+        """
+        return False
 
     async def open(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Connect (pools, files). Called once at app start-up; must be idempotent."""
@@ -190,7 +216,12 @@ class Store(ABC):
 
     @abstractmethod
     async def destroy(self, key: str) -> None:
-        """Delete the entry and drop it from its user's index; a no-op when missing."""
+        """Delete the entry and drop it from its user's index; a no-op when missing.
+
+        A store that declares ``destroy_follows_moves`` also destroys, in the same
+        atomic step, the session ``key`` was regenerated to (and the one that was
+        regenerated to, and so on), and removes the markers it followed.
+        """
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
@@ -202,6 +233,13 @@ class Store(ABC):
         ``destroy_user``, or expired) while the request ran, nothing is written
         and the answer is False, so a slow request that logs in cannot undo a
         logout. True when the session moved.
+
+        A store that declares ``destroy_follows_moves`` leaves at ``old_key`` a
+        marker pointing to ``new_key``, for ``ttl`` seconds, in the same atomic
+        step: it must outlive every request still in flight with the old id, and
+        porch bounds no handler's run time, so only the session's own remaining
+        lifetime is sure to. ``old_key`` is then no longer live: a second
+        ``regenerate`` of it returns False and ``load`` returns None.
 
         Stores that can do it in one atomic step override this. The default
         saves the new key first and then checks that the old one was still

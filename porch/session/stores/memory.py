@@ -78,6 +78,11 @@ class MemoryStore(Store):
     or regenerated (a login) goes only when no anonymous one is left, so a
     flood of anonymous requests cannot log anybody out. Expired entries are
     dropped on access and swept a few at a time on every write.
+
+    ``regenerate`` leaves a marker (old key -> new key) in a dict of its own,
+    beside the sessions, so ``load``, ``count`` and ``sessions_of`` never see
+    it; ``destroy`` follows it (see ``Store.destroy_follows_moves``). Markers
+    are bounded by ``max_entries`` too, the oldest dropped first.
     """
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
@@ -91,6 +96,8 @@ class MemoryStore(Store):
         # the others (see the class docstring). A subset of _entries' keys.
         self._anonymous: OrderedDict[str, None] = OrderedDict()
         self._users: dict[str, set[str]] = {}
+        # Moved-session markers: old key -> (new key, expires_at), oldest first.
+        self._moved: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     @classmethod
     def from_url(
@@ -112,6 +119,12 @@ class MemoryStore(Store):
     @property
     def immediate(self) -> MemoryStore | None:
         return self if type(self) is MemoryStore else None
+
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """True, and for a subclass too: it is what the methods do, not how fast. A subclass
+        that overrides ``regenerate`` or ``destroy`` without calling these says False."""
+        return True
 
     async def load(self, key: str) -> dict[str, Any] | None:
         return self.load_now(key)
@@ -162,7 +175,14 @@ class MemoryStore(Store):
             self._used(key)
 
     async def destroy(self, key: str) -> None:
+        """The session, and those it was regenerated to (no await: one atomic step)."""
         self._drop(key)
+        now = time.time()
+        while (moved := self._moved.pop(key, None)) is not None:
+            key, expires_at = moved
+            if expires_at <= now:
+                return
+            self._drop(key)
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
@@ -170,11 +190,13 @@ class MemoryStore(Store):
         """One step, with no await inside: a destroyed or expired session does not move.
         A regenerated session (a login) is then kept ahead of anonymous ones."""
         as_json(data)  # a value that is not JSON fails before the old key goes
-        if self._live(old_key, time.time()) is None:
-            return False  # logged out (or expired) while the request ran: logout is final
+        now = time.time()
+        if self._live(old_key, now) is None:
+            return False  # logged out, expired or moved already: logout is final
         self._drop(old_key)
-        self.save_now(new_key, {CREATED: time.time(), **data}, (), ttl)
+        self.save_now(new_key, {CREATED: now, **data}, (), ttl)
         self._anonymous.pop(new_key, None)
+        self._mark_moved(old_key, new_key, now + ttl)
         return True
 
     async def count(self) -> int:
@@ -186,6 +208,8 @@ class MemoryStore(Store):
         expired = [key for key, entry in self._entries.items() if entry.expires_at <= now]
         for key in expired:
             self._drop(key)
+        for old_key in [old for old, (_, at) in self._moved.items() if at <= now]:
+            del self._moved[old_key]  # markers are not sessions: not counted
         return len(expired)
 
     async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
@@ -256,6 +280,20 @@ class MemoryStore(Store):
             if entries[key].expires_at > now:
                 return
             self._drop(key)
+
+    def _mark_moved(self, old_key: str, new_key: str, expires_at: float) -> None:
+        """Remember the move for ``destroy``; drop expired markers from the oldest end, and
+        the oldest beyond ``max_entries`` (that one move loses the guarantee, not memory)."""
+        moved = self._moved
+        moved[old_key] = (new_key, expires_at)
+        now = time.time()
+        for _ in range(SWEEP_BATCH):
+            oldest = next(iter(moved))
+            if moved[oldest][1] > now:
+                break
+            del moved[oldest]
+        while len(moved) > self.max_entries:
+            del moved[next(iter(moved))]
 
     def _evict_beyond_cap(self) -> None:
         """The least recently used anonymous session goes first; a logged-in one only

@@ -6,6 +6,9 @@ Layout, for anyone reading the keyspace (``prefix`` defaults to ``porch:session:
                                       it EXPIREs with the session
     porch:session:user:<user id>      a set of the hashed keys bound to that user;
                                       it expires no sooner than its longest-lived member
+    porch:session:moved:<old key>     a string, the key regenerate() moved that session
+                                      to; destroy() of the old key follows it. It
+                                      expires with the moved session's ttl
 
 Every write is a Lua script, so it is atomic and one round trip: a save that
 finds its key gone (destroyed, expired) is dropped unless it creates the
@@ -31,12 +34,13 @@ from .base import (
 )
 from .multiplex import SharingUnsupported
 from .redis_client import DEFAULT_TIMEOUT, UNREACHABLE, Client, RedisConnection
-from .redis_scripts import DESTROY, DESTROY_USER, INDEX, REGENERATE, SAVE, TOUCH
+from .redis_scripts import DESTROY, DESTROY_USER, INDEX, REGENERATE, SAVE, TAKE, TOUCH
 from .redis_url import redact
 
 __all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT", "UNREACHABLE", "RedisStore", "redact"]
 
 DEFAULT_PREFIX = "porch:session:"
+MOVED = "moved:"  # after the prefix: the markers regenerate leaves (see destroy)
 SCAN_BATCH = 1000
 # Cluster mode: rounds of destroy_user, each catching the sessions that concurrent
 # requests moved to a new key while the previous round ran.
@@ -67,7 +71,10 @@ class RedisStore(RedisConnection, Store):
     so the index is updated by a second command after the session write. A crash
     between the two leaves at worst a stale index member, which ``sessions_of``,
     ``destroy_user`` and ``purge`` prune; it never loses or resurrects a session.
-    For the same reason ``regenerate`` in cluster mode is a save then a destroy.
+    For the same reason ``regenerate`` in cluster mode is a save, a marker, then a
+    delete, and ``destroy`` follows the marker with a command of its own; the
+    order of those steps keeps the promise of ``Store.destroy_follows_moves``
+    (see ``regenerate``).
 
     ``timeout`` (seconds) bounds connecting and each reply; a call gets one
     immediate reconnect attempt, then raises ``StoreUnavailable`` (porch answers 503).
@@ -112,6 +119,12 @@ class RedisStore(RedisConnection, Store):
         """
         # Only this exact class: a subclass may override a method with I/O of its own.
         return type(self) is RedisStore and self._owns_client
+
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """True, and for a subclass too: it is what the methods do, not how fast. A subclass
+        that overrides ``regenerate`` or ``destroy`` without calling these says False."""
+        return True
 
     # -- the contract ---------------------------------------------------------
 
@@ -169,13 +182,25 @@ class RedisStore(RedisConnection, Store):
                 await self._run("index", INDEX, [user_index], [ttl, ""])
 
     async def destroy(self, key: str) -> None:
-        await self._destroy(key)
+        """One script that follows the moved markers too; in cluster mode, the session
+        first, then each marker it left (taken, so followed once) and where it leads."""
+        next_key: str | None = key
+        while next_key is not None:
+            await self._destroy(next_key)
+            if not self._cluster:
+                return
+            async with self._translated():
+                next_key = _text(await self._run("take", TAKE, [self._marker(next_key)], []))
 
     async def _destroy(self, key: str) -> bool:
-        """Delete the hash and its index entry; True when the hash existed."""
-        args = [self._inline, self._user_prefix, key]
+        """Delete the hash and its index entry; True when the hash existed. On one server,
+        the sessions its marker leads to go in the same script; not in cluster mode."""
+        args = [self._inline, self._user_prefix, key, self.prefix, self.prefix + MOVED]
+        keys = (
+            [self._redis_key(key)] if self._cluster else [self._redis_key(key), self._marker(key)]
+        )
         async with self._translated():
-            deleted, index = await self._run("destroy", DESTROY, [self._redis_key(key)], args)
+            deleted, index = await self._run("destroy", DESTROY, keys, args)
             user_index = _text(index)
             if self._cluster and user_index is not None:
                 await self._unindex(user_index, key)
@@ -184,36 +209,55 @@ class RedisStore(RedisConnection, Store):
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
     ) -> bool:
-        """One atomic script: when the old hash still exists, the new key gets ``data``
-        and the old key and its index entry go; when it is gone, nothing is written.
+        """One atomic script: when the old hash still exists, the new key gets ``data``,
+        the old key and its index entry go, and a marker at the old key leads a later
+        ``destroy`` of it to the new one; when it is gone, nothing is written.
 
-        In cluster mode the two keys live in different slots: save the new key,
-        then delete the old one, and when that delete found nothing (a logout or
-        ``destroy_user`` got there first) delete the new key again.
+        In cluster mode the keys live in different slots: save the new key, set
+        the marker (only if none is there: another request is moving the same
+        session), then delete the old hash; when that delete found nothing (a
+        logout or ``destroy_user`` got there first) the new key and the marker go
+        again. A ``destroy`` of the old key deletes its hash before it reads the
+        marker, so whichever order the steps of the two interleave in, either it
+        finds the marker or this delete finds nothing.
         """
         if self._cluster:
-            await self.save(new_key, {CREATED: time.time(), **data}, (), ttl)
-            if await self._destroy(old_key):
-                return True
-            await self._destroy(new_key)
-            return False
+            return await self._regenerate_in_steps(old_key, new_key, data, ttl)
         encoded = encode_changes(data)
         pairs = [item for name_value in encoded.items() for item in name_value]
         args = [ttl, self._user_prefix, old_key, new_key, len(encoded), *pairs]
-        keys = [self._redis_key(old_key), self._redis_key(new_key)]
+        keys = [self._redis_key(old_key), self._redis_key(new_key), self._marker(old_key)]
         async with self._translated():
             moved = await self._run("regenerate", REGENERATE, keys, args)
         return bool(moved)
 
+    async def _regenerate_in_steps(
+        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
+    ) -> bool:
+        """Cluster mode's regenerate (see ``regenerate``)."""
+        await self.save(new_key, {CREATED: time.time(), **data}, (), ttl)
+        marker = self._marker(old_key)
+        async with self._translated():
+            client = await self._ready()
+            marked = await client.set(marker, new_key, ex=ttl, nx=True)
+        if marked and await self._destroy(old_key):
+            return True
+        await self._destroy(new_key)
+        if marked:
+            async with self._translated():
+                await client.delete(marker)
+        return False
+
     # -- optional -------------------------------------------------------------
 
     async def count(self) -> int:
-        """Live sessions, by SCAN over the prefix (never KEYS, which blocks Redis)."""
-        index_prefix = self._user_prefix.encode()
+        """Live sessions, by SCAN over the prefix (never KEYS, which blocks Redis); the
+        user indexes and the moved markers share the prefix and are not sessions."""
+        not_sessions = (self._user_prefix.encode(), (self.prefix + MOVED).encode())
         total = 0
         async with self._translated():
             async for name in self._scan(self._glob(self.prefix) + "*"):
-                if not name.startswith(index_prefix):
+                if not name.startswith(not_sessions):
                     total += 1
         return total
 
@@ -305,6 +349,10 @@ class RedisStore(RedisConnection, Store):
 
     def _redis_key(self, key: str) -> str:
         return self.prefix + key
+
+    def _marker(self, key: str) -> str:
+        """Where regenerate leaves "moved to <new key>" for ``key`` (see ``destroy``)."""
+        return self.prefix + MOVED + key
 
     @staticmethod
     def _glob(text: str) -> str:

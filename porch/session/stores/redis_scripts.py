@@ -79,14 +79,40 @@ if index and ARGV[3] == '1' then outlive(index, ARGV[1]) end
 return {1, index}
 """)
 
-# KEYS[1] session hash. ARGV: inline_index, index_prefix, member. Returns {deleted, index}.
+# KEYS[1] session hash, KEYS[2] its moved marker (one server only). ARGV: inline_index,
+# index_prefix, member, session prefix, marker prefix. Returns {deleted, index} of KEYS[1]. On one
+# server it also follows the markers regenerate left: each session the first was
+# moved to is deleted too, in this same step, and the markers go. In cluster mode
+# (inline_index '0') the marker lives in another slot: the client follows it.
 DESTROY = lua("""
-local key = KEYS[1]
-local index = index_of(ARGV[2], redis.call('HGET', key, '$user'))
-local deleted = redis.call('DEL', key)
-if index and ARGV[1] == '1' then redis.call('SREM', index, ARGV[3]) end
+local inline, index_prefix = ARGV[1] == '1', ARGV[2]
+local session_prefix, marker_prefix = ARGV[4], ARGV[5]
+local function delete_session(key, member)
+  local index = index_of(index_prefix, redis.call('HGET', key, '$user'))
+  local deleted = redis.call('DEL', key)
+  if index and inline then redis.call('SREM', index, member) end
+  return deleted, index
+end
+local deleted, index = delete_session(KEYS[1], ARGV[3])
+if inline then
+  local marker = KEYS[2]
+  local moved_to = redis.call('GET', marker)
+  while moved_to do
+    redis.call('DEL', marker)
+    delete_session(session_prefix .. moved_to, moved_to)
+    marker = marker_prefix .. moved_to
+    moved_to = redis.call('GET', marker)
+  end
+end
 return {deleted, index}
 """)
+
+# KEYS[1] a moved marker (cluster mode). Returns the key it pointed to, or false; it goes.
+TAKE = """
+local moved_to = redis.call('GET', KEYS[1])
+if moved_to then redis.call('DEL', KEYS[1]) end
+return moved_to
+"""
 
 # KEYS[1] a user's index set. ARGV: ttl, member to add ('' to only extend).
 INDEX = lua("""
@@ -95,9 +121,11 @@ outlive(KEYS[1], ARGV[1])
 return 1
 """)
 
-# KEYS[1] old hash, KEYS[2] new hash. ARGV: ttl, index_prefix, old member,
-# new member, n_fields, field/value pairs. Returns 1 when moved, 0 when the old
-# hash was gone (destroyed or expired: nothing is written). Not for cluster mode.
+# KEYS[1] old hash, KEYS[2] new hash, KEYS[3] the old hash's moved marker. ARGV: ttl,
+# index_prefix, old member, new member, n_fields, field/value pairs. Returns 1 when
+# moved (the marker, new member for ttl seconds, sends DESTROY of the old key on to
+# the new one), 0 when the old hash was gone (destroyed, expired or moved already:
+# nothing is written). Not for cluster mode.
 REGENERATE = lua("""
 local old_key, new_key = KEYS[1], KEYS[2]
 if redis.call('EXISTS', old_key) == 0 then return 0 end
@@ -112,6 +140,7 @@ if new_index then
   redis.call('SADD', new_index, ARGV[4])
   outlive(new_index, ARGV[1])
 end
+redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[1])
 return 1
 """)
 
@@ -137,6 +166,7 @@ SCRIPT_SHA = {
         "save": SAVE,
         "touch": TOUCH,
         "destroy": DESTROY,
+        "take": TAKE,
         "index": INDEX,
         "regenerate": REGENERATE,
         "destroy_user": DESTROY_USER,

@@ -10,7 +10,8 @@ file system does not lock reliably.
 
 A request's load and save run on the event loop, on a connection that never
 waits there: a statement that finds the file locked is retried after an
-``asyncio.sleep``. Everything that can take long (opening and migrating the
+``asyncio.sleep``; the saves of one loop turn share a transaction
+(``sqlite_batch``). Everything that can take long (opening and migrating the
 file, checkpoints, ``purge``, ``count``) runs on the store's own thread.
 """
 
@@ -42,6 +43,8 @@ from .sqlite_sql import (
     CREATE_OR_MERGE,
     PURGE_SLACK,
     create_or_migrate,
+    destroy_following_moves,
+    mark_moved,
     merge_live,
     purge_at,
     sweep,
@@ -94,6 +97,12 @@ class SQLiteStore(SQLiteConnection, Store):
         statement there anyway). Only this exact class: a subclass may add I/O."""
         return type(self) is SQLiteStore
 
+    @property
+    def destroy_follows_moves(self) -> bool:
+        """True, and for a subclass too: it is what the methods do, not how fast. A subclass
+        that overrides ``regenerate`` or ``destroy`` without calling these says False."""
+        return True
+
     # -- the contract ---------------------------------------------------------
 
     async def load(self, key: str) -> dict[str, Any] | None:
@@ -145,7 +154,7 @@ class SQLiteStore(SQLiteConnection, Store):
                 merge_live(connection, key, patch_text, rebinds, user, expires, now)
             self._sweep_now_and_then(connection, now)
 
-        await self._quick(save)
+        await self._write(save)
 
     async def touch(self, key: str, ttl: int) -> None:
         def touch(connection: sqlite3.Connection) -> None:
@@ -156,16 +165,20 @@ class SQLiteStore(SQLiteConnection, Store):
         await self._quick(touch)
 
     async def destroy(self, key: str) -> None:
+        """One transaction: the row, and those it was regenerated to (``moved_sessions``)."""
+
         def destroy(connection: sqlite3.Connection) -> None:
-            connection.execute("DELETE FROM sessions WHERE key = ?", (key,))
+            with write_transaction(connection):
+                destroy_following_moves(connection, key, time.time())
 
         await self._quick(destroy)
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
     ) -> bool:
-        """One transaction: when the old row is live it is deleted and the new key gets
-        ``data``; when it is gone or expired, nothing is written (logout is final)."""
+        """One transaction: when the old row is live it is deleted, the new key gets
+        ``data`` and ``moved_sessions`` a marker from old to new (which ``destroy``
+        follows); when it is gone or expired, nothing is written (logout is final)."""
         encoded = {name: raw.decode() for name, raw in encode_changes(data).items()}
         encoded.setdefault(CREATED, encode_value(CREATED, time.time()).decode())
         user = None if data.get(USER) is None else user_key(data[USER])
@@ -186,6 +199,7 @@ class SQLiteStore(SQLiteConnection, Store):
                     "VALUES (?, ?, ?, ?, ?)",
                     (new_key, fields, user, expires, purge_at(expires)),
                 )
+                mark_moved(connection, old_key, new_key, expires)
                 return True
 
         return await self._quick(regenerate)
@@ -209,10 +223,11 @@ class SQLiteStore(SQLiteConnection, Store):
         ``porch sessions purge`` or a timer, not for requests; the sweep is theirs."""
 
         def purge(connection: sqlite3.Connection) -> int:
+            now = time.time()
             with write_transaction(connection):
-                cursor = connection.execute(
-                    "DELETE FROM sessions WHERE expires_at <= ?", (time.time(),)
-                )
+                cursor = connection.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+                # Markers are not sessions: deleted, not counted.
+                connection.execute("DELETE FROM moved_sessions WHERE expires_at <= ?", (now,))
                 return cursor.rowcount
 
         return await self._run(purge)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import StoreUnavailable
+from .sqlite_batch import Batch, Work, write_all
 from .sqlite_failures import describe, is_busy, is_failure
 from .sqlite_sql import checkpoint, create_or_migrate, into_wal, sweep
 
@@ -64,12 +65,18 @@ class SQLiteConnection:
         self._connection_generation = 0
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._next_file_check = 0.0
+        self._batch: Batch | None = None  # the saves waiting for the next transaction
+        self._flushes: set[asyncio.Task[None]] = set()  # transactions under way
 
     async def open(self) -> None:
         """Open the file (creating the table) now, so a bad path fails at start-up."""
         await self._run(lambda connection: None)
 
     async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        queued = [flush for flush in self._flushes if flush.get_loop() is loop]
+        if queued:  # saves already queued on this loop are written first
+            await asyncio.gather(*queued, return_exceptions=True)
         here, self._here = self._here, None
         if here is not None:
             here.close()
@@ -124,6 +131,53 @@ class SQLiteConnection:
                     raise self._unavailable(exc) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+    async def _write(self, work: Work) -> None:
+        """``work``, a save, in one transaction with the other saves of this loop turn.
+
+        See ``sqlite_batch``: the saves queued during one turn of the event loop
+        are written by one task on the next, in one transaction run as
+        ``_quick`` runs a statement (on the loop, retried while the file is
+        busy, up to ``timeout``). The task is the batch's own, so a request
+        cancelled meanwhile cancels nothing of the others'. A store used from
+        a second event loop (another thread) writes that loop's saves one by one.
+        """
+        loop = asyncio.get_running_loop()
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = Batch(loop)
+            flush = loop.create_task(self._flush(batch))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+        elif batch.loop is not loop:
+            return await self._quick(work)
+        await batch.add(work)
+
+    async def _flush(self, batch: Batch) -> None:
+        """Write the batch: later saves start the next one."""
+        if self._batch is batch:
+            self._batch = None
+        try:
+            if len(batch.saves) == 1:  # alone: its own statement, no transaction around it
+                await self._quick(batch.saves[0].work)
+                outcomes: list[BaseException | None] = [None]
+            else:
+                outcomes = await self._quick(
+                    lambda connection: write_all(connection, batch.saves, self._failed)
+                )
+        except BaseException as exc:
+            batch.fail(exc)
+            if not isinstance(exc, Exception):
+                raise  # cancelled (the loop is closing): the callers were told
+        else:
+            batch.settle(outcomes)
+
+    def _failed(self, exc: sqlite3.DatabaseError) -> BaseException:
+        """A save in a batch that failed on its own: what ``_quick`` makes of a failure."""
+        self._reopen()
+        error = self._unavailable(exc)
+        error.__cause__ = exc
+        return error
 
     def _reopen(self) -> None:
         """Make every connection open the file again on its next call.

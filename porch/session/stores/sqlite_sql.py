@@ -34,10 +34,21 @@ CREATE TABLE IF NOT EXISTS sessions (
     purge_at   REAL
 )
 """
+# Moved-session markers (Store.destroy_follows_moves): regenerate() leaves one
+# row here, old key -> new key, which destroy() of the old key follows. A table
+# of its own, so loads, saves, count() and sessions_of() never meet a marker.
+MOVED_TABLE = """
+CREATE TABLE IF NOT EXISTS moved_sessions (
+    key        TEXT PRIMARY KEY,
+    moved_to   TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
+"""
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user) WHERE user IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS sessions_by_purge ON sessions (purge_at)",
     "DROP INDEX IF EXISTS sessions_by_expiry",  # an older porch's: updated on every save
+    "CREATE INDEX IF NOT EXISTS moved_sessions_by_expiry ON moved_sessions (expires_at)",
 )
 PURGE_SLACK = 300.0  # seconds: how stale purge_at may get before a save moves it
 
@@ -124,6 +135,37 @@ def sweep(connection: sqlite3.Connection, now: float) -> None:
         "LIMIT :batch)",
         {"now": now, "batch": SWEEP_BATCH},
     )
+    connection.execute(
+        "DELETE FROM moved_sessions WHERE rowid IN "
+        "(SELECT rowid FROM moved_sessions WHERE expires_at <= :now LIMIT :batch)",
+        {"now": now, "batch": SWEEP_BATCH},
+    )
+
+
+def mark_moved(
+    connection: sqlite3.Connection, old_key: str, new_key: str, expires_at: float
+) -> None:
+    """Inside regenerate's transaction: destroy(old_key) now ends new_key too, until expires_at."""
+    connection.execute(
+        "INSERT OR REPLACE INTO moved_sessions (key, moved_to, expires_at) VALUES (?, ?, ?)",
+        (old_key, new_key, expires_at),
+    )
+
+
+def destroy_following_moves(connection: sqlite3.Connection, key: str, now: float) -> None:
+    """Inside one write transaction: delete the session, then each one it was regenerated
+    to, while a live marker leads on; the markers followed go too."""
+    while True:
+        connection.execute("DELETE FROM sessions WHERE key = ?", (key,))
+        marker = connection.execute(
+            "SELECT moved_to, expires_at FROM moved_sessions WHERE key = ?", (key,)
+        ).fetchone()  # not DELETE ... RETURNING: SQLite 3.35, newer than some systems' own
+        if marker is None:
+            return
+        connection.execute("DELETE FROM moved_sessions WHERE key = ?", (key,))
+        if marker[1] <= now:
+            return
+        key = str(marker[0])
 
 
 def merge_live(
@@ -184,6 +226,7 @@ def create_or_migrate(connection: sqlite3.Connection) -> None:
     try:
         with write_transaction(connection):
             connection.execute(TABLE)
+            connection.execute(MOVED_TABLE)
             if not has_purge_at(connection):
                 connection.execute("ALTER TABLE sessions ADD COLUMN purge_at REAL")
                 connection.execute(
@@ -202,16 +245,17 @@ def has_purge_at(connection: sqlite3.Connection) -> bool:
 
 
 def in_shape(connection: sqlite3.Connection) -> bool:
-    """Whether the table has purge_at and porch's indexes, and not the older one
+    """Whether the tables have purge_at and porch's indexes, and not the older one
     (an index of the user's own does not count either way)."""
     indexes = {
         str(name)
         for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions'"
+            "SELECT name FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name IN ('sessions', 'moved_sessions')"
         )
     }
     return (
         has_purge_at(connection)
-        and {"sessions_by_user", "sessions_by_purge"} <= indexes
+        and {"sessions_by_user", "sessions_by_purge", "moved_sessions_by_expiry"} <= indexes
         and "sessions_by_expiry" not in indexes
     )

@@ -1,9 +1,11 @@
 """Store capabilities: what a store declares about itself, and the session layer trusts.
 
-The layer asks the store (``times_out_by_itself``, ``immediate``), never its
-class, so a new backend that can skip the timeout scope or the coroutine says
-so in its own module. Only the exact built-in classes claim them: a subclass
-may override a method with I/O of its own.
+The layer asks the store (``times_out_by_itself``, ``immediate``,
+``destroy_follows_moves``), never its class, so a new backend that can skip the
+timeout scope or the coroutine says so in its own module. Only the exact
+built-in classes claim the speed ones: a subclass may override a method with
+I/O of its own. ``destroy_follows_moves`` is what the methods do, so subclasses
+and wrappers keep it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from porch import get, run
 from porch.context import Context
 from porch.session.encryption import EncryptedStore
 from porch.session.stores import MemoryStore, Store
+from porch.session.stores.redis import RedisStore
 from porch.session.stores.sqlite import SQLiteStore
 
 
@@ -52,6 +55,7 @@ class Plain(Store):
         self.calls.append("touch")
 
     async def destroy(self, key: str) -> None:
+        self.calls.append("destroy")
         self.entries.pop(key, None)
 
 
@@ -71,6 +75,20 @@ class MemorySubclass(MemoryStore):
     pass
 
 
+class FollowsMoves(Plain):
+    """A store of the newer contract (its markers are beside the point here)."""
+
+    @property
+    def destroy_follows_moves(self) -> bool:
+        return True
+
+
+@get("/logout")
+def logout(ctx: Context) -> str:
+    ctx.session.destroy()
+    return "out"
+
+
 @get("/")
 def counter(ctx: Context) -> dict[str, int]:
     ctx.session["views"] = ctx.session.get("views", 0) + 1
@@ -81,6 +99,28 @@ def test_a_store_declares_nothing_unless_it_says_so() -> None:
     store = Plain()
     assert store.times_out_by_itself is False
     assert store.immediate is None
+    assert store.destroy_follows_moves is False
+
+
+def test_every_built_in_store_follows_moves_and_so_do_its_wrappers(tmp_path: Path) -> None:
+    built_in = [MemoryStore(), SQLiteStore(tmp_path / "s.db"), RedisStore("redis://127.0.0.1/0")]
+    assert [store.destroy_follows_moves for store in built_in] == [True, True, True]
+    assert MemorySubclass().destroy_follows_moves is True
+    assert EncryptedStore(MemoryStore(), ("k" * 40,)).destroy_follows_moves is True
+    assert EncryptedStore(Plain(), ("k" * 40,)).destroy_follows_moves is False
+
+
+async def test_a_logout_with_a_lost_cookie_destroys_it_only_where_that_can_matter() -> None:
+    """A store that follows moves may find the session a concurrent regenerate moved; one
+    that does not would only pay a round trip for nothing."""
+    for store, destroyed in ((Plain(), False), (FollowsMoves(), True)):
+        async with run(counter, logout, session={"store": store}) as api:
+            await api.get("/")
+            store.entries.clear()  # as if a concurrent request had moved it away
+            store.calls.clear()
+            assert (await api.get("/logout")).status == 200
+            assert api.cookies.get("session") is None
+        assert ("destroy" in store.calls) is destroyed
 
 
 def test_the_memory_store_never_waits_but_a_subclass_is_not_trusted() -> None:

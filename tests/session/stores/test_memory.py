@@ -20,7 +20,7 @@ from porch.option_types import SessionSettings
 from porch.session.stores import CREATED, USER, MemoryStore, store_from_url
 from porch.session.stores.sqlite import SQLiteStore
 from porch.testing import AsyncApi, OptionalStoreSuite, StoreSuite
-from porch.testing.suite import MINUTE, new_key
+from porch.testing.suite import MINUTE, new_key, wait_until_expired
 
 
 class TestMemoryStore(StoreSuite, OptionalStoreSuite):
@@ -48,6 +48,24 @@ async def test_a_flood_of_new_sessions_never_exceeds_max_entries() -> None:
     assert len(store) == store.max_entries
     assert await store.count() == store.max_entries
     assert await store.load(f"{99_999:064x}") == {CREATED: 99_999.0}
+
+
+async def test_moved_session_markers_are_bounded_and_purged() -> None:
+    """What regenerate leaves behind (old key -> new key) is capped like the sessions, the
+    oldest dropped first, and expired ones go with purge(); they are never counted."""
+    store = MemoryStore(max_entries=2)
+    olds = [new_key() for _ in range(3)]
+    for old in olds:
+        new = new_key()
+        await store.save(old, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+        assert await store.regenerate(old, new, {CREATED: 1.0}, 1) is True
+        await store.destroy(new)  # logged out with the new id: the marker stays
+    assert list(store._moved) == olds[1:]  # the oldest went
+    probe = new_key()
+    await store.save(probe, {CREATED: 1.0}, deleted=(), ttl=1)  # expires after the markers
+    await wait_until_expired(store, probe)
+    assert await store.purge() == 0  # the probe is gone already; markers are not counted
+    assert not store._moved
 
 
 def test_max_entries_below_one_is_a_config_error() -> None:

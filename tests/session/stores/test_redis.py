@@ -104,6 +104,20 @@ async def test_the_user_index_expires_no_sooner_than_its_longest_session(
     assert await raw.pttl(index) >= await raw.pttl(store.prefix + long)
 
 
+async def test_regenerate_leaves_a_marker_that_expires_with_the_session_and_destroy_takes(
+    store: RedisStore, raw: Redis
+) -> None:
+    """The layout the module docstring gives: ``<prefix>moved:<old key>`` -> new key."""
+    old, new = new_key(), new_key()
+    await store.save(old, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+    assert await store.regenerate(old, new, {CREATED: 1.0}, 30) is True
+    marker = store.prefix + "moved:" + old
+    assert await raw.get(marker) == new.encode()
+    assert 0 < await raw.ttl(marker) <= 30
+    await store.destroy(old)
+    assert await raw.exists(marker, store.prefix + new, store.prefix + old) == 0
+
+
 async def test_a_value_that_is_not_json_is_a_corrupt_session(store: RedisStore, raw: Redis) -> None:
     key = new_key()
     await raw.hset(store.prefix + key, "pickled", b"\x80\x04\x95")

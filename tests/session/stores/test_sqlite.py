@@ -366,7 +366,7 @@ async def test_a_file_of_an_older_porch_is_migrated_once_keeping_its_sessions(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
             )}  # fmt: skip
         connection.close()
-        assert indexes == {"sessions_by_user", "sessions_by_purge"}
+        assert indexes == {"sessions_by_user", "sessions_by_purge", "moved_sessions_by_expiry"}
         other = new_key()
         for _ in range(SWEEP_EVERY):  # the sweep finds the older porch's expired row
             await first.save(other, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
@@ -374,6 +374,71 @@ async def test_a_file_of_an_older_porch_is_migrated_once_keeping_its_sessions(
     finally:
         for store in stores:
             await store.close()
+
+
+def markers(store: SQLiteStore) -> list[tuple[str, str]]:
+    """The moved_sessions rows: (old key, new key)."""
+    with sqlite3.connect(store.path) as connection:
+        rows = connection.execute("SELECT key, moved_to FROM moved_sessions ORDER BY rowid")
+        found = [(str(old), str(new)) for old, new in rows]
+    connection.close()
+    return found
+
+
+async def test_expired_markers_are_swept_by_writes_and_deleted_by_purge(
+    store: SQLiteStore,
+) -> None:
+    swept, purged, live = (new_key(), new_key()), (new_key(), new_key()), (new_key(), new_key())
+    for old, new in (swept, purged, live):
+        await store.save(old, {CREATED: 1.0}, deleted=(), ttl=MINUTE)
+        assert await store.regenerate(old, new, {CREATED: 1.0}, MINUTE) is True
+    assert markers(store) == [swept, purged, live]
+    with sqlite3.connect(store.path) as connection:  # as if their ttl had passed
+        connection.execute("UPDATE moved_sessions SET expires_at = 0 WHERE key = ?", (swept[0],))
+    connection.close()
+    other = new_key()
+    for _ in range(SWEEP_EVERY):
+        await store.save(other, {CREATED: 2.0}, deleted=(), ttl=MINUTE)
+    assert markers(store) == [purged, live]
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE moved_sessions SET expires_at = 0 WHERE key = ?", (purged[0],))
+    connection.close()
+    assert await store.purge() == 0  # markers are not sessions: not counted
+    assert markers(store) == [live]
+    await store.destroy(live[0])
+    assert markers(store) == []
+    assert await store.load(live[1]) is None
+
+
+async def test_a_file_without_the_markers_table_gets_it_and_keeps_its_sessions(
+    tmp_path: Path,
+) -> None:
+    """A file the porch before moved-session markers wrote (purge_at, its indexes)."""
+    path = tmp_path / "previous.db"
+    old, new = new_key(), new_key()
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "CREATE TABLE sessions (key TEXT PRIMARY KEY, fields TEXT NOT NULL, user TEXT, "
+            "expires_at REAL NOT NULL, purge_at REAL);"
+            "CREATE INDEX sessions_by_user ON sessions (user) WHERE user IS NOT NULL;"
+            "CREATE INDEX sessions_by_purge ON sessions (purge_at);"
+        )
+        expires = time.time() + 60
+        connection.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+            (old, '{"$created": "1.0", "$user": "\\"ada\\""}', "ada", expires, purge_at(expires)),
+        )
+    connection.close()
+    store = SQLiteStore(path)
+    try:
+        await store.open()
+        data = await store.load(old)
+        assert data == {CREATED: 1.0, USER: "ada"}
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        await store.destroy(old)
+        assert await store.load(new) is None
+    finally:
+        await store.close()
 
 
 async def test_workers_opening_a_new_file_together_all_start(tmp_path: Path) -> None:
