@@ -123,10 +123,13 @@ def test_there_is_no_import_cycle() -> None:
 
 
 def line_counts() -> dict[str, int]:
+    """porch's own modules and the benchmark's; not what bench/run installs under
+    bench/ (hidden folders: .venv-peers, .baselines' checkouts and virtualenvs)."""
     files = [*PACKAGE.rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
     return {
         str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
         for path in sorted(files)
+        if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
     }
 
 
