@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from .context import Context
@@ -36,7 +37,7 @@ class SocketGuard:
         try:
             self.checks.check(Context(self.app, handshake_scope(scope), receive))
         except HTTPError as refusal:
-            await refuse(scope, send, refusal, self.app.log)
+            await refuse(scope, receive, send, refusal, self.app.log)
             return False
         return True
 
@@ -46,7 +47,9 @@ def handshake_scope(scope: Scope) -> Scope:
     return scope if "method" in scope else {**scope, "method": "GET"}
 
 
-async def refuse(scope: Scope, send: Send, refusal: HTTPError, log: logging.Logger) -> None:
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, refusal: HTTPError, log: logging.Logger
+) -> None:
     """Answer a refused Socket.IO request: its status as HTTP, or a closed WebSocket handshake.
 
     Closing a WebSocket before accepting it makes the server answer the upgrade
@@ -56,15 +59,4 @@ async def refuse(scope: Scope, send: Send, refusal: HTTPError, log: logging.Logg
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = str(refusal).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": refusal.status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await PlainTextResponse(str(refusal), refusal.status)(scope, receive, send)
