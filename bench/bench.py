@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
     write_report(settings, runs, scale_runs, monitor, profiles, command)
     chart(runs, scale_runs, settings)
     print(
-        f"\nWrote docs/benchmarks.md and docs/benchmarks.png "
+        f"\nWrote docs/{settings.page}.md and docs/{settings.page}.png "
         f"in {(time.monotonic() - started) / 60:.1f} min."
     )
     return 0

@@ -67,5 +67,5 @@ def chart(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
         fontsize=11,
     )
     figure.tight_layout()
-    figure.savefig(DOCS / "benchmarks.png", dpi=110)
+    figure.savefig(DOCS / f"{settings.page}.png", dpi=110)
     plt.close(figure)

@@ -62,7 +62,10 @@ def wrk(port: int, cookies: list[str], settings: Settings, seconds: int) -> dict
         *("--latency", "-s", str(BENCH / "cookie.lua"), f"http://127.0.0.1:{port}/"),
         *("--", str(settings.threads), *cookies),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    environment = {**os.environ, "PACE_MS": str(settings.pace_ms)}  # read by cookie.lua's delay()
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, env=environment
+    )
     with (RESULTS / "wrk.log").open("a") as log:
         log.write(f"$ wrk ... {seconds}s port {port}\n{finished.stdout}{finished.stderr}\n")
     line = next((line for line in finished.stdout.splitlines() if line.startswith("BENCH ")), None)

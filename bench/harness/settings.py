@@ -39,12 +39,19 @@ class Settings:
     sections: frozenset[str]
     quick: bool
     baseline: str | None = None  # a git ref: an earlier porch timed beside this one
+    pace_ms: int = 0  # each connection waits this long before each request (0: flat out)
+
+    @property
+    def page(self) -> str:
+        """The page's name in docs/: a paced run writes its own page, beside the main one."""
+        return f"benchmarks-paced-{self.pace_ms}ms" if self.pace_ms else "benchmarks"
 
     @property
     def wrk_command(self) -> str:
         return (
             f"wrk -t{self.threads} -c{self.connections} -d{self.slice_seconds}s --latency "
             "-s bench/cookie.lua <url> -- <threads> <one cookie per connection>"
+            + (f", with PACE_MS={self.pace_ms} in wrk's environment" if self.pace_ms else "")
         )
 
 
@@ -90,12 +97,23 @@ def parse_settings(argv: list[str]) -> Settings:
         help="also time porch as of this commit (tag, branch) beside this checkout's, "
         "interleaved, in the Redis, memory and SQLite sections (harness/baseline.py)",
     )
+    parser.add_argument(
+        "--pace",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="each wrk connection waits MS milliseconds before each request, so the servers "
+        "run below saturation: p99 and CPU per request at a steady load, as production runs, "
+        "instead of flat out. Writes docs/benchmarks-paced-<MS>ms.md and .png instead",
+    )
     options = parser.parse_args(argv)
     quick = options.quick
     sections = frozenset(options.only.split(","))
     unknown = sections - set(SECTIONS)
     if unknown:
         parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
+    if options.pace < 0:
+        parser.error("--pace: a number of milliseconds, 0 or more")
     return Settings(
         slice_seconds=options.duration or (2 if quick else SLICE_SECONDS),
         cycles=options.cycles or (3 if quick else SLICE_CYCLES),
@@ -107,4 +125,5 @@ def parse_settings(argv: list[str]) -> Settings:
         sections=sections,
         quick=quick,
         baseline=options.baseline,
+        pace_ms=options.pace,
     )

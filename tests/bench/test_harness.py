@@ -4,11 +4,15 @@ the CPU time read from /proc, the command line. The timed runs themselves are
 
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
-from harness import catalogue
+from harness import catalogue, load
 from harness.load import Run
 from harness.processes import busiest, group_cpu, stop_group
 from harness.sections import MEMORY, REDIS
@@ -162,3 +166,51 @@ def test_the_command_line() -> None:
     assert parse_settings(["--only", "memory", "--duration", "1"]).sections == {"memory"}
     with pytest.raises(SystemExit):
         parse_settings(["--only", "memroy"])
+
+
+def test_a_paced_run_has_its_own_page_and_refuses_a_negative_pace() -> None:
+    assert parse_settings([]).page == "benchmarks"
+    assert parse_settings(["--pace", "4"]).page == "benchmarks-paced-4ms"
+    assert "PACE_MS=4" in parse_settings(["--pace", "4"]).wrk_command
+    with pytest.raises(SystemExit):
+        parse_settings(["--pace", "-1"])
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the servers under test
+    disable_nagle_algorithm = True  # head and body leave at once, not 40 ms apart
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("pace_ms", [0, 100])
+def test_cookie_lua_waits_the_pace_before_each_request(
+    pace_ms: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through wrk itself: 2 connections for 1 s wait 100 ms a request, so they make at
+    most about 20 requests; unpaced, the same wrk makes hundreds."""
+    monkeypatch.setattr(load, "RESULTS", tmp_path)  # wrk.log goes here, not in bench/
+    answering = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=answering.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = replace(
+            parse_settings(["--threads", "1", "--connections", "2"]), pace_ms=pace_ms
+        )
+        port = answering.server_address[1]
+        result = load.wrk(port, ["sid=a", "sid=b"], settings, seconds=1)
+    finally:
+        answering.shutdown()
+        answering.server_close()
+    assert result["errors_status"] == 0
+    if pace_ms:
+        assert 2 <= result["requests"] <= 2 * (1000 // pace_ms + 1)
+    else:
+        assert result["requests"] > 200
