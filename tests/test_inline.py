@@ -21,8 +21,6 @@ else:  # pytest puts tests/ on sys.path; the rule's table defines the handlers b
     from test_inline_rule import counter, login, parses
 
 
-
-
 # The table of handlers and what porch decides for each is tests/test_inline_rule.py.
 
 
