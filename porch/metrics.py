@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from .errors import ConfigError, StoreUnavailable
 from .router import Route
-from .session.stores import CREATED, SessionInfo, Store
+from .session.stores import CREATED, Regenerated, SessionInfo, Store
 from .step import Step
 
 if TYPE_CHECKING:
@@ -143,6 +143,11 @@ class MeasuredStore(Store):
         capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
         return self.inner.destroy_follows_moves
 
+    @property
+    def tells_already_moved(self) -> bool:
+        """The inner store's: its regenerate's answer passes through unchanged."""
+        return self.inner.tells_already_moved
+
     async def timed(self, operation: str, call: Awaitable[Any]) -> Any:
         started = time.perf_counter()
         try:
@@ -180,11 +185,12 @@ class MeasuredStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
-        moved: bool | None = await self.timed(
+    ) -> Regenerated:
+        moved: Regenerated | None = await self.timed(
             "regenerate", self.inner.regenerate(old_key, new_key, data, ttl)
         )
-        return moved is not False  # a store of the older contract returns None: it moved
+        # A store of the older contract returns None: it moved. ALREADY_MOVED passes on.
+        return True if moved is None else moved
 
     async def count(self) -> int:
         result: int = await self.timed("count", self.inner.count())

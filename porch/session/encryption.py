@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import ConfigError, CorruptSession
-from .stores.base import CREATED, SEEN, USER, SessionInfo, Store, encode_value
+from .stores.base import CREATED, SEEN, USER, Regenerated, SessionInfo, Store, encode_value
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -121,6 +121,11 @@ class EncryptedStore(Store):
         capabilities, ``times_out_by_itself`` and ``immediate``: this wrapper adds work.)"""
         return self.inner.destroy_follows_moves
 
+    @property
+    def tells_already_moved(self) -> bool:
+        """The inner store's: its regenerate's answer passes through unchanged."""
+        return self.inner.tells_already_moved
+
     # --- the Store contract, delegated ---
 
     async def open(self) -> None:
@@ -148,7 +153,7 @@ class EncryptedStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
+    ) -> Regenerated:
         return await self.inner.regenerate(old_key, new_key, self.seal_all(new_key, data), ttl)
 
     async def count(self) -> int:

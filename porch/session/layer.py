@@ -30,7 +30,7 @@ from .rules import (
     vary_on_cookie,
 )
 from .session import Session
-from .stores.base import CREATED, SEEN, Store, whole_seconds
+from .stores.base import ALREADY_MOVED, CREATED, SEEN, Store, whole_seconds
 from .unavailable import UnavailableSession
 from .values import check_changes
 
@@ -210,13 +210,26 @@ class SessionLayer:
         *,
         secure: bool,
     ) -> None:
-        """Move the entry to the new key; a session that ended meanwhile stays ended."""
+        """Move the entry to the new key; a session that ended meanwhile stays ended, and
+        one a concurrent request moved first stays where that request put it."""
         assert session.key is not None and session.id is not None  # see key_to_replace
         now = session.now
         moved = await self.call(
             self.store.regenerate(replaced, session.key, entry, self.ttl(session, now))
         )
-        if moved is False:  # logged out or expired while this request ran: stays so
+        if moved is ALREADY_MOVED:
+            # Another request of this browser (a double-submitted login form) moved the
+            # session first and sends its new cookie: this response keeps out of the way.
+            # It neither learns that id nor writes into that session (the old id may be one
+            # an attacker planted), so this request's writes are lost: say so.
+            log.warning(
+                "session regenerate lost a race: a concurrent request had already "
+                "regenerated this session, so this request's session changes were not "
+                "saved and its response leaves the browser's cookie as it is (%s); a "
+                "double-submitted login form does this",
+                self.store_name,
+            )
+        elif moved is False:  # logged out or expired while this request ran: stays so
             headers.append((b"set-cookie", self.expired_cookie(secure=secure).encode()))
         else:  # True; None from a store written before regenerate answered
             cookie = self.cookie_for(session, session.id, now, secure=secure)

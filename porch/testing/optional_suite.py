@@ -88,6 +88,21 @@ class OptionalStoreSuite:
         assert await store.load(new) is None
         assert await store.sessions_of("ada") == []
 
+    async def test_a_late_regenerate_after_destroy_user_ended_the_moved_session_revives_nothing(
+        self, store: Store
+    ) -> None:
+        """Login moved the session, "log out everywhere" ended it, and a second login of the
+        same browser, still carrying the old id, lands last: nothing moves or comes back."""
+        old, new, late = new_key(), new_key(), new_key()
+        await store.save(old, created(**{USER: "ada"}), deleted=(), ttl=MINUTE)
+        data = await store.load(old)
+        assert data is not None
+        assert await store.regenerate(old, new, data, MINUTE) is True
+        assert await store.destroy_user("ada") == 1
+        assert not await store.regenerate(old, late, data, MINUTE)
+        assert [await store.load(key) for key in (old, new, late)] == [None, None, None]
+        assert await store.sessions_of("ada") == []
+
     async def test_regenerate_racing_destroy_user_leaves_the_user_logged_out(
         self, store: Store
     ) -> None:

@@ -31,6 +31,7 @@ import pytest
 
 from ..errors import UnserializableValue
 from ..session.stores.base import SEEN, Store
+from .move_suite import MoveSuite
 from .optional_suite import OptionalStoreSuite
 from .store_fixtures import (
     CHANGES_TYPE,
@@ -60,8 +61,10 @@ __all__ = [
 ]
 
 
-class StoreSuite:
-    """The Store contract as tests. Subclass it and provide a ``store`` fixture (opened, empty)."""
+class StoreSuite(MoveSuite):
+    """The Store contract as tests. Subclass it and provide a ``store`` fixture (opened, empty).
+
+    It includes ``MoveSuite`` (a concurrent regenerate is not a logout)."""
 
     # -- load and save --------------------------------------------------------
     async def test_unknown_key_loads_as_none(self, store: Store) -> None:
@@ -246,7 +249,7 @@ class StoreSuite:
         assert data is not None
         assert await store.regenerate(old, new, data, MINUTE) is True
         assert await store.load(old) is None
-        assert await store.regenerate(old, again, data, MINUTE) is False  # a second login
+        assert not await store.regenerate(old, again, data, MINUTE)  # a second login
         assert await store.load(again) is None
         await store.touch(old, MINUTE)
         await store.save(old, {"user": "eve"}, deleted=(), ttl=MINUTE)
@@ -305,6 +308,7 @@ class StoreSuite:
             pair = (logging_out, moving) if destroy_first else (moving, logging_out)
             results = await asyncio.gather(*pair)
             moved = results[1] if destroy_first else results[0]
+            assert moved is True or moved is False  # nobody else moved it: never ALREADY_MOVED
             assert await store.load(old) is None
             if store.destroy_follows_moves or not moved:
                 assert await store.load(new) is None

@@ -165,28 +165,3 @@ async def test_a_logout_sent_before_a_regenerate_answered_still_ends_the_session
         assert out.status == 200
         assert (await api.get("/whoami", **with_cookie(new_cookie))).body == {"user": None}
         assert await each_store.sessions_of("ada") == []
-
-
-@pytest.mark.usefixtures("each_server")
-async def test_a_second_regenerate_of_the_same_session_moves_nothing(each_store: Store) -> None:
-    """Two step-ups of one browser that both loaded the old id: one wins, the other's
-    response expires the cookie, and only one session (the winner's) exists."""
-    loaded, go_on = asyncio.Event(), asyncio.Event()
-
-    @get("/slow-step-up")
-    async def slow_step_up(ctx: Context) -> str:
-        ctx.session.get("anything")
-        loaded.set()
-        await go_on.wait()
-        ctx.session.regenerate()
-        return "up"
-
-    async with run(login, whoami, step_up, slow_step_up, **options(each_store)) as api:
-        await api.get("/login/ada")
-        slow = asyncio.create_task(api.get("/slow-step-up"))
-        await loaded.wait()
-        winner = (await api.get("/step-up")).cookies["session"]
-        go_on.set()
-        assert (await slow).cookies.get("session", "") == ""  # expired, not a second session
-        assert (await api.get("/whoami", **with_cookie(winner))).body == {"user": "ada"}
-        assert len(await each_store.sessions_of("ada")) == 1

@@ -16,9 +16,11 @@ from typing import Any
 from ...errors import ConfigError
 from .backends import BACKENDS, REDIS_SCHEMES, scheme_of
 from .base import (
+    ALREADY_MOVED,
     CREATED,
     SEEN,
     USER,
+    Regenerated,
     SessionInfo,
     Store,
     decode_fields,
@@ -59,12 +61,14 @@ def store_from_url(url: str, **settings: Any) -> Store:
 
 
 __all__ = [
+    "ALREADY_MOVED",
     "BACKENDS",
     "CREATED",
     "REDIS_SCHEMES",
     "SEEN",
     "USER",
     "MemoryStore",
+    "Regenerated",
     "SessionInfo",
     "Store",
     "decode_fields",

@@ -11,7 +11,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from enum import Enum
+from typing import Any, Final, Literal, Protocol
 
 import orjson
 
@@ -26,6 +27,26 @@ SEEN = "$seen"
 """When the session was last written or touched (``time.time()``)."""
 USER = "$user"
 """The user id the session is bound to (``ctx.session.user``), or None."""
+
+
+class Moved(Enum):
+    """The third answer of ``Store.regenerate``, beside True (moved) and False (ended)."""
+
+    ALREADY = "already moved"
+
+    def __bool__(self) -> bool:
+        """Falsy, as False is: this regenerate moved nothing."""
+        return False
+
+
+ALREADY_MOVED: Final = Moved.ALREADY
+"""``Store.regenerate``'s answer when ``old_key`` is not live because a concurrent
+regenerate already moved it (the store holds its marker), as opposed to False: the
+session ended (logout, ``destroy_user``, expiry). Only a store that declares
+``tells_already_moved`` gives it."""
+
+Regenerated = bool | Literal[Moved.ALREADY]
+"""What ``Store.regenerate`` answers: True, False, or ``ALREADY_MOVED``."""
 
 
 @dataclass(frozen=True)
@@ -146,13 +167,15 @@ class Store(ABC):
     option, so the layer adds no timeout scope of its own), ``immediate``
     (``load_now``/``save_now``: the same calls without a coroutine, for a store
     that never waits), ``destroy_follows_moves`` (the moved-session markers
+    above), ``tells_already_moved`` (``regenerate`` tells a move from an end,
     above) and ``per_process`` (the sessions live in this process only, as
     ``MemoryStore``'s do). A store that inherits a built-in one and overrides
-    its methods should not claim ``times_out_by_itself``, ``immediate`` or
-    ``destroy_follows_moves`` unless its overrides keep the promise. A wrapper
-    around another store (``inner``) forwards ``per_process`` and
-    ``destroy_follows_moves``, which are about the data and where it lives, and
-    claims neither of the speed ones, which are about its own calls.
+    its methods should not claim ``times_out_by_itself``, ``immediate``,
+    ``destroy_follows_moves`` or ``tells_already_moved`` unless its overrides
+    keep the promise. A wrapper around another store (``inner``) forwards
+    ``per_process``, ``destroy_follows_moves`` and ``tells_already_moved``,
+    which are about the data and where it lives, and claims neither of the
+    speed ones, which are about its own calls.
     """
 
     @property
@@ -192,6 +215,20 @@ class Store(ABC):
         request hands to the browser. The session layer then also skips the
         ``destroy`` of a cookie whose session it did not find, which could only
         matter through a marker.
+        """
+        return False
+
+    @property
+    def tells_already_moved(self) -> bool:
+        """Capability: ``regenerate(old, ...)`` answers ``ALREADY_MOVED`` (not False) when a
+        concurrent regenerate moved ``old`` first, decided in the same atomic step as the
+        move would have been (see the class docstring). The session layer then neither
+        expires the browser's cookie nor sets one: two requests of one browser that both
+        regenerate (a double-submitted login form) leave it holding the winner's cookie.
+
+        False by default: a store written before this capability keeps working; its
+        regenerate answers False for a moved key as for an ended one, and the losing
+        request's response expires the cookie, logging that browser out.
         """
         return False
 
@@ -239,14 +276,18 @@ class Store(ABC):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
+    ) -> Regenerated:
         """Move a session to a new key (login: fixation defence); the old key stops working.
 
         ``data`` is the whole entry, ``CREATED`` included. Only a live session
         moves: when ``old_key`` is gone (destroyed by a logout, by
         ``destroy_user``, or expired) while the request ran, nothing is written
         and the answer is False, so a slow request that logs in cannot undo a
-        logout. True when the session moved.
+        logout. True when the session moved. A store that declares
+        ``tells_already_moved`` answers ``ALREADY_MOVED`` instead of False when
+        what it finds at ``old_key`` is the marker of a concurrent regenerate
+        (the session lives on under a key this request must never learn), and
+        writes nothing either.
 
         A store that declares ``destroy_follows_moves`` leaves at ``old_key`` a
         marker pointing to ``new_key``, for ``ttl`` seconds, in the same atomic

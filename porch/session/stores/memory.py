@@ -15,7 +15,7 @@ import orjson
 
 from ...errors import ConfigError
 from ..values import check_changes
-from .base import CREATED, SEEN, USER, SessionInfo, Store, user_key
+from .base import ALREADY_MOVED, CREATED, SEEN, USER, Regenerated, SessionInfo, Store, user_key
 
 DEFAULT_MAX_ENTRIES = 10_000
 SWEEP_BATCH = 8  # expired entries examined per write, so expiry costs O(1) per request
@@ -135,6 +135,11 @@ class MemoryStore(Store):
         that overrides ``regenerate`` or ``destroy`` without calling these says False."""
         return True
 
+    @property
+    def tells_already_moved(self) -> bool:
+        """True, and for a subclass too, on the same terms as ``destroy_follows_moves``."""
+        return True
+
     async def load(self, key: str) -> dict[str, Any] | None:
         return self.load_now(key)
 
@@ -195,13 +200,17 @@ class MemoryStore(Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
-        """One step, with no await inside: a destroyed or expired session does not move.
+    ) -> Regenerated:
+        """One step, with no await inside: a destroyed or expired session does not move,
+        nor does one a concurrent regenerate moved first (its marker says so).
         A regenerated session (a login) is then kept ahead of anonymous ones."""
         as_json(data)  # a value that is not JSON fails before the old key goes
         now = time.time()
         if self._live(old_key, now) is None:
-            return False  # logged out, expired or moved already: logout is final
+            marker = self._moved.get(old_key)
+            if marker is not None and marker[1] > now:
+                return ALREADY_MOVED
+            return False  # logged out or expired: logout is final
         self._drop(old_key)
         self.save_now(new_key, {CREATED: now, **data}, (), ttl)
         self._anonymous.pop(new_key, None)

@@ -23,8 +23,10 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 from .base import (
+    ALREADY_MOVED,
     CREATED,
     SEEN,
+    Regenerated,
     SessionInfo,
     Store,
     decode_value,
@@ -126,6 +128,11 @@ class RedisStore(RedisConnection, Store):
         that overrides ``regenerate`` or ``destroy`` without calling these says False."""
         return True
 
+    @property
+    def tells_already_moved(self) -> bool:
+        """True, and for a subclass too, on the same terms as ``destroy_follows_moves``."""
+        return True
+
     # -- the contract ---------------------------------------------------------
 
     async def load(self, key: str) -> dict[str, Any] | None:
@@ -208,10 +215,11 @@ class RedisStore(RedisConnection, Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
+    ) -> Regenerated:
         """One atomic script: when the old hash still exists, the new key gets ``data``,
         the old key and its index entry go, and a marker at the old key leads a later
-        ``destroy`` of it to the new one; when it is gone, nothing is written.
+        ``destroy`` of it to the new one; when it is gone, nothing is written, and the
+        answer is ``ALREADY_MOVED`` when a marker is there (a concurrent regenerate).
 
         In cluster mode the keys live in different slots: save the new key, set
         the marker (only if none is there: another request is moving the same
@@ -219,7 +227,11 @@ class RedisStore(RedisConnection, Store):
         logout or ``destroy_user`` got there first) the new key and the marker go
         again. A ``destroy`` of the old key deletes its hash before it reads the
         marker, so whichever order the steps of the two interleave in, either it
-        finds the marker or this delete finds nothing.
+        finds the marker or this delete finds nothing. A marker already there
+        means a concurrent regenerate got there first: ``ALREADY_MOVED``. (That
+        one may still find the old hash gone and take its marker back; the
+        answer is then ``ALREADY_MOVED`` for a session that ended, which only
+        leaves a dead cookie in the browser rather than expiring it.)
         """
         if self._cluster:
             return await self._regenerate_in_steps(old_key, new_key, data, ttl)
@@ -229,11 +241,11 @@ class RedisStore(RedisConnection, Store):
         keys = [self._redis_key(old_key), self._redis_key(new_key), self._marker(old_key)]
         async with self._translated():
             moved = await self._run("regenerate", REGENERATE, keys, args)
-        return bool(moved)
+        return ALREADY_MOVED if moved == 2 else bool(moved)
 
     async def _regenerate_in_steps(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
+    ) -> Regenerated:
         """Cluster mode's regenerate (see ``regenerate``)."""
         await self.save(new_key, {CREATED: time.time(), **data}, (), ttl)
         marker = self._marker(old_key)
@@ -243,9 +255,10 @@ class RedisStore(RedisConnection, Store):
         if marked and await self._destroy(old_key):
             return True
         await self._destroy(new_key)
-        if marked:
-            async with self._translated():
-                await client.delete(marker)
+        if not marked:
+            return ALREADY_MOVED
+        async with self._translated():
+            await client.delete(marker)
         return False
 
     # -- optional -------------------------------------------------------------

@@ -124,11 +124,15 @@ return 1
 # KEYS[1] old hash, KEYS[2] new hash, KEYS[3] the old hash's moved marker. ARGV: ttl,
 # index_prefix, old member, new member, n_fields, field/value pairs. Returns 1 when
 # moved (the marker, new member for ttl seconds, sends DESTROY of the old key on to
-# the new one), 0 when the old hash was gone (destroyed, expired or moved already:
-# nothing is written). Not for cluster mode.
+# the new one), 0 when the old hash was gone (destroyed or expired), 2 when it was
+# gone because a concurrent regenerate moved it (its marker is there); nothing is
+# written in either case. Not for cluster mode.
 REGENERATE = lua("""
 local old_key, new_key = KEYS[1], KEYS[2]
-if redis.call('EXISTS', old_key) == 0 then return 0 end
+if redis.call('EXISTS', old_key) == 0 then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return 2 end
+  return 0
+end
 local prefix = ARGV[2]
 local old_index = index_of(prefix, redis.call('HGET', old_key, '$user'))
 redis.call('DEL', old_key)

@@ -27,9 +27,11 @@ import orjson
 
 from ...errors import ConfigError, CorruptSession
 from .base import (
+    ALREADY_MOVED,
     CREATED,
     SEEN,
     USER,
+    Regenerated,
     SessionInfo,
     Store,
     decode_fields,
@@ -44,6 +46,7 @@ from .sqlite_sql import (
     PURGE_SLACK,
     create_or_migrate,
     destroy_following_moves,
+    is_moved,
     mark_moved,
     merge_live,
     purge_at,
@@ -101,6 +104,11 @@ class SQLiteStore(SQLiteConnection, Store):
     def destroy_follows_moves(self) -> bool:
         """True, and for a subclass too: it is what the methods do, not how fast. A subclass
         that overrides ``regenerate`` or ``destroy`` without calling these says False."""
+        return True
+
+    @property
+    def tells_already_moved(self) -> bool:
+        """True, and for a subclass too, on the same terms as ``destroy_follows_moves``."""
         return True
 
     # -- the contract ---------------------------------------------------------
@@ -175,16 +183,17 @@ class SQLiteStore(SQLiteConnection, Store):
 
     async def regenerate(
         self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> bool:
+    ) -> Regenerated:
         """One transaction: when the old row is live it is deleted, the new key gets
         ``data`` and ``moved_sessions`` a marker from old to new (which ``destroy``
-        follows); when it is gone or expired, nothing is written (logout is final)."""
+        follows); when it is gone or expired, nothing is written (logout is final),
+        and a live marker at the old key answers ``ALREADY_MOVED``."""
         encoded = {name: raw.decode() for name, raw in encode_changes(data).items()}
         encoded.setdefault(CREATED, encode_value(CREATED, time.time()).decode())
         user = None if data.get(USER) is None else user_key(data[USER])
         fields = orjson.dumps(encoded).decode()
 
-        def regenerate(connection: sqlite3.Connection) -> bool:
+        def regenerate(connection: sqlite3.Connection) -> Regenerated:
             now = time.time()
             with write_transaction(connection):
                 live = connection.execute(
@@ -192,7 +201,7 @@ class SQLiteStore(SQLiteConnection, Store):
                 ).rowcount
                 if not live:
                     connection.execute("DELETE FROM sessions WHERE key = ?", (old_key,))
-                    return False
+                    return ALREADY_MOVED if is_moved(connection, old_key, now) else False
                 expires = now + ttl
                 connection.execute(
                     "INSERT OR REPLACE INTO sessions (key, fields, user, expires_at, purge_at) "

@@ -152,6 +152,15 @@ def mark_moved(
     )
 
 
+def is_moved(connection: sqlite3.Connection, key: str, now: float) -> bool:
+    """Inside regenerate's transaction: a concurrent regenerate moved ``key`` (its marker
+    is live), as opposed to a logout or the expiry ending it."""
+    row = connection.execute(
+        "SELECT 1 FROM moved_sessions WHERE key = ? AND expires_at > ?", (key, now)
+    ).fetchone()
+    return row is not None
+
+
 def destroy_following_moves(connection: sqlite3.Connection, key: str, now: float) -> None:
     """Inside one write transaction: delete the session, then each one it was regenerated
     to, while a live marker leads on; the markers followed go too."""

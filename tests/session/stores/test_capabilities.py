@@ -121,6 +121,7 @@ def test_a_store_declares_nothing_unless_it_says_so() -> None:
     assert store.immediate is None
     assert store.per_process is False
     assert store.destroy_follows_moves is False
+    assert store.tells_already_moved is False
 
 
 def test_every_built_in_store_follows_moves_and_so_do_its_wrappers(tmp_path: Path) -> None:
@@ -129,6 +130,20 @@ def test_every_built_in_store_follows_moves_and_so_do_its_wrappers(tmp_path: Pat
     assert MemorySubclass().destroy_follows_moves is True
     assert EncryptedStore(MemoryStore(), ("k" * 40,)).destroy_follows_moves is True
     assert EncryptedStore(Plain(), ("k" * 40,)).destroy_follows_moves is False
+
+
+def test_every_built_in_store_tells_a_move_from_an_end_and_so_do_its_wrappers(
+    tmp_path: Path,
+) -> None:
+    """``tells_already_moved`` is what regenerate answers, so subclasses and wrappers keep
+    it; a wrapper around a store of the older contract does not claim it."""
+    built_in = [MemoryStore(), SQLiteStore(tmp_path / "s.db"), RedisStore("redis://127.0.0.1/0")]
+    assert [store.tells_already_moved for store in built_in] == [True, True, True]
+    assert MemorySubclass().tells_already_moved is True
+    for inner, tells in ((MemoryStore(), True), (Plain(), False)):
+        encrypted = EncryptedStore(inner, ("k" * 40,))
+        assert encrypted.tells_already_moved is tells
+        assert MeasuredStore(encrypted, Metrics("/metrics")).tells_already_moved is tells
 
 
 async def test_a_logout_with_a_lost_cookie_destroys_it_only_where_that_can_matter() -> None:
