@@ -61,6 +61,7 @@ class Settings:
     target: str | None = None
     log: str = "info"
     header_timeout: float = 10.0
+    header_limit: int = 32 * 1024
     keep_alive: float = 5.0
     max_concurrency: int = 1000
 
@@ -91,6 +92,7 @@ def settings_for(
         target=target if workers > 1 or reload else None,
         log=options.log,
         header_timeout=options.header_timeout,
+        header_limit=options.security.header_limit,
         keep_alive=options.keep_alive,
         max_concurrency=options.max_concurrency,
     )

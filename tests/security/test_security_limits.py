@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -209,6 +210,51 @@ async def test_a_slow_partial_body_does_not_block_other_visitors() -> None:
             assert (await api.get("/")).status == 200
         finally:
             sock.close()
+
+
+ENDLESS = 64 * 1024 * 1024  # what a client offers; a bounded server stops reading long before
+
+
+def bytes_taken(url: str, start: bytes, line: bytes) -> tuple[int, bytes]:
+    """Send ``start``, then ``line`` again and again up to ENDLESS bytes: how many the server
+    took before it closed the connection, and what it answered."""
+    parts = urlsplit(url)
+    sent, answer = 0, b""
+    with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=30) as sock:
+        try:
+            sock.sendall(start)
+            while sent < ENDLESS:
+                sock.sendall(line)
+                sent += len(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            answer = sock.recv(200)
+    return sent, answer
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\n",  # header lines that never end
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",  # trailers
+    ],
+    ids=["head", "trailers"],
+)
+def test_a_head_that_never_ends_is_cut_off_not_kept_in_memory(start: bytes) -> None:
+    # uvicorn's parser kept every header and trailer line until the head ended: one
+    # connection could grow the process by hundreds of megabytes before the 431.
+    with run(home, echo, security=OFF) as api:
+        sent, answer = bytes_taken(api.url, start, b"x-pad: " + b"y" * 8000 + b"\r\n")
+        assert sent < 8 * 1024 * 1024  # far beyond any bound, far below ENDLESS
+        assert not answer.startswith(b"HTTP/1.1 2"), answer  # refused, if answered at all
+        assert api.get("/").status == 200  # and the server is still there
+
+
+async def test_the_cut_off_follows_a_raised_header_limit() -> None:
+    async with run(home, security={"header_limit": "256kb"}) as api:
+        padded = {f"x-pad-{i}": "y" * 8000 for i in range(25)}  # 200 KB of headers
+        assert (await api.get("/", headers=padded)).status == 200
 
 
 # --- work that grows with the input: linear, and bounded by the field limit ---
