@@ -249,8 +249,9 @@ class SocketLayer:
         return scope["type"] in ("http", "websocket") and scope["path"].startswith(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await self.guard.admits(scope, receive, send):
-            await self.asgi(scope, receive, send)
+        admitted = await self.guard.admits(scope, receive, send)
+        if admitted is not None:
+            await self.asgi(admitted, receive, send)
 
     async def close(self) -> None:
         """Stop the background tasks (Engine.IO's client monitor, the Redis listener).
