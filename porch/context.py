@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope
 from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .proxies import OWS, address_in, client_address, trusted_proxy_count
-from .scope import raw_header
+from .scope import cookie_header
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class Context(AppContext):
     @lazy
     def cookies(self) -> dict[str, str]:
         """Request cookies, percent-decoded."""
-        raw = raw_header(self.scope, b"cookie")  # read off the scope: no Headers built
+        raw = cookie_header(self.scope)  # read off the scope: no Headers built
         if raw is None:
             return {}
         return parse_cookies(raw.decode("latin-1"))

@@ -1,8 +1,12 @@
-"""Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption)."""
+"""Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption),
+and the session cookie found wherever the Cookie header puts it."""
 
 from __future__ import annotations
 
+import asyncio
+import struct
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -74,3 +78,55 @@ async def test_the_default_cap_is_64_kib_and_production_hides_the_message() -> N
         assert (await api.get(f"/put/{60 * 1024}")).status == 200
         response = await api.get(f"/put/{65 * 1024}")
         assert response.status == 500 and response.text == "Internal Server Error"
+
+
+# --- the Cookie header in several fields ---
+
+
+async def test_the_session_cookie_is_found_in_any_cookie_field() -> None:
+    # An HTTP/2 client sends each cookie as a field of its own (RFC 9113 8.2.3), and the
+    # servers pass several Cookie fields on; porch read the first only and lost the session.
+    async with run(put, read) as api:
+        await api.get("/put/10")
+        fields = [("cookie", "theme=dark"), ("cookie", f"session={api.cookies['session']}")]
+        assert (await api.get("/read", headers=fields)).body == {"blob": "x" * 10}
+
+
+def literal(name: str, value: str) -> bytes:
+    """One HPACK header field, literal and not indexed (RFC 7541 6.2.2), for values < 127."""
+    return b"\x00" + bytes([len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
+
+
+def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    """An HTTP/2 frame (RFC 9113 4.1): 24-bit length, type, flags, stream id, payload."""
+    head = struct.pack(">I", len(payload))[1:] + bytes([kind, flags])
+    return head + struct.pack(">I", stream) + payload
+
+
+async def test_over_http2_the_session_cookie_is_found_among_the_cookie_fields() -> None:
+    """Granian speaks HTTP/2 without TLS to a client that starts with its preface (a proxy
+    such as Envoy or Cloud Run's): a browser's cookies come as one field each."""
+    async with run(put, read, server="granian") as api:
+        await api.get("/put/10")
+        fields = (
+            literal(":method", "GET")
+            + literal(":scheme", "http")
+            + literal(":path", "/read")
+            + literal(":authority", "localhost")
+            + literal("cookie", "theme=dark")
+            + literal("cookie", f"session={api.cookies['session']}")
+        )
+        address = urlsplit(api.url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        try:  # the preface, empty SETTINGS, then HEADERS with END_STREAM and END_HEADERS
+            writer.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
+            writer.write(frame(1, 5, 1, fields))
+            await writer.drain()
+            received = b""
+            while b'"blob"' not in received and b"{}" not in received:
+                chunk = await asyncio.wait_for(reader.read(65536), 10)
+                assert chunk, received
+                received += chunk
+        finally:
+            writer.close()
+        assert b'{"blob":"' + b"x" * 10 + b'"}' in received
