@@ -32,4 +32,3 @@ def cookie_and_body(scope: Scope) -> tuple[bytes | None, bool]:
 def cookie_header(scope: Scope) -> bytes | None:
     """Every Cookie field of the request, joined as one (see ``cookie_and_body``)."""
     return cookie_and_body(scope)[0]
-

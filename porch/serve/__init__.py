@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from ..options import Options
 
 SERVERS = ("granian", "uvicorn")
+HEAD_SLACK = 64 * 1024
+"""Bytes a request head may hold beyond ``security.header_limit`` (which counts header names
+and values only): the request line, and each line's colon and line break. Each server is
+told to stop reading a head at ``header_limit + HEAD_SLACK``: porch's own 431 comes after
+the server has read it all, into memory."""
 log = logging.getLogger("porch")
 
 
@@ -124,4 +129,4 @@ def serve(app: Servable, settings: Settings) -> None:
         serve_uvicorn(app, settings)
 
 
-__all__ = ["SERVERS", "Servable", "Settings", "serve", "settings_for"]
+__all__ = ["HEAD_SLACK", "SERVERS", "Servable", "Settings", "serve", "settings_for"]

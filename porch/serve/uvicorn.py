@@ -27,6 +27,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..logs import OWNS_ACCESS_LOG
+from . import HEAD_SLACK
 
 if TYPE_CHECKING:
     from . import Servable, Settings
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 # timeout from here (the protocol is imported by name in each of them).
 HEADER_TIMEOUT_VARIABLE = "PORCH_HEADER_TIMEOUT"
 HEADER_LIMIT_VARIABLE = "PORCH_HEADER_LIMIT"
-HEAD_SLACK = 64 * 1024
-"""Bytes a head may hold beyond ``security.header_limit`` (which counts header names and
-values only): the request line, and each line's colon and line break."""
 PROTOCOL = "porch.serve.uvicorn:HeadTimeoutProtocol"
 NEEDED = (
     "connection_made",

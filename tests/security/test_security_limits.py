@@ -7,7 +7,7 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +15,11 @@ import pytest
 from porch import get, post, run
 from porch.context import Context, group
 from porch.option_types import SecuritySettings
+
+if TYPE_CHECKING:
+    from tests.raw_http import h2_body, h2_exchange, hpack_field
+else:
+    from raw_http import h2_body, h2_exchange, hpack_field
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -249,6 +254,23 @@ def test_a_head_that_never_ends_is_cut_off_not_kept_in_memory(start: bytes) -> N
         assert sent < 8 * 1024 * 1024  # far beyond any bound, far below ENDLESS
         assert not answer.startswith(b"HTTP/1.1 2"), answer  # refused, if answered at all
         assert api.get("/").status == 200  # and the server is still there
+
+
+async def test_over_http2_a_small_request_cannot_unfold_into_megabytes_of_headers() -> None:
+    # HPACK's table repeats a field by one byte: 4 KB on the wire were 16 MB of headers,
+    # the default bound of Granian's HTTP/2, decoded and handed to porch for its 431.
+    async with run(home, server="granian") as api:
+        request = (
+            hpack_field(":method", "GET")
+            + hpack_field(":scheme", "http")
+            + hpack_field(":path", "/")
+            + hpack_field(":authority", "localhost")
+        )
+        assert h2_body(await h2_exchange(api.url, [request])) == b"home"  # HTTP/2 works
+        repeated = hpack_field("x-pad", "y" * 4000, indexed=True) + bytes([0x80 | 62]) * 4000
+        frames = await h2_exchange(api.url, [request + repeated])
+        assert b"security.header_limit" not in h2_body(frames)  # never reached porch
+        assert (await api.get("/")).status == 200
 
 
 async def test_the_cut_off_follows_a_raised_header_limit() -> None:

@@ -3,10 +3,7 @@ and the session cookie found wherever the Cookie header puts it."""
 
 from __future__ import annotations
 
-import asyncio
-import struct
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,6 +12,11 @@ from porch.context import Context
 from porch.session.cookie import session_key
 from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi
+
+if TYPE_CHECKING:
+    from tests.raw_http import h2_body, h2_exchange, hpack_field
+else:
+    from raw_http import h2_body, h2_exchange, hpack_field
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -92,41 +94,17 @@ async def test_the_session_cookie_is_found_in_any_cookie_field() -> None:
         assert (await api.get("/read", headers=fields)).body == {"blob": "x" * 10}
 
 
-def literal(name: str, value: str) -> bytes:
-    """One HPACK header field, literal and not indexed (RFC 7541 6.2.2), for values < 127."""
-    return b"\x00" + bytes([len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
-
-
-def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
-    """An HTTP/2 frame (RFC 9113 4.1): 24-bit length, type, flags, stream id, payload."""
-    head = struct.pack(">I", len(payload))[1:] + bytes([kind, flags])
-    return head + struct.pack(">I", stream) + payload
-
-
 async def test_over_http2_the_session_cookie_is_found_among_the_cookie_fields() -> None:
     """Granian speaks HTTP/2 without TLS to a client that starts with its preface (a proxy
     such as Envoy or Cloud Run's): a browser's cookies come as one field each."""
     async with run(put, read, server="granian") as api:
         await api.get("/put/10")
         fields = (
-            literal(":method", "GET")
-            + literal(":scheme", "http")
-            + literal(":path", "/read")
-            + literal(":authority", "localhost")
-            + literal("cookie", "theme=dark")
-            + literal("cookie", f"session={api.cookies['session']}")
+            hpack_field(":method", "GET")
+            + hpack_field(":scheme", "http")
+            + hpack_field(":path", "/read")
+            + hpack_field(":authority", "localhost")
+            + hpack_field("cookie", "theme=dark")
+            + hpack_field("cookie", f"session={api.cookies['session']}")
         )
-        address = urlsplit(api.url)
-        reader, writer = await asyncio.open_connection(address.hostname, address.port)
-        try:  # the preface, empty SETTINGS, then HEADERS with END_STREAM and END_HEADERS
-            writer.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
-            writer.write(frame(1, 5, 1, fields))
-            await writer.drain()
-            received = b""
-            while b'"blob"' not in received and b"{}" not in received:
-                chunk = await asyncio.wait_for(reader.read(65536), 10)
-                assert chunk, received
-                received += chunk
-        finally:
-            writer.close()
-        assert b'{"blob":"' + b"x" * 10 + b'"}' in received
+        assert h2_body(await h2_exchange(api.url, [fields])) == b'{"blob":"' + b"x" * 10 + b'"}'
