@@ -142,6 +142,16 @@ async def test_x_forwarded_for_sent_as_several_lines_is_read_as_one_list() -> No
         assert (await api.get("/whoami", headers=proto)).body["secure"] is True
 
 
+async def test_ctx_ip_is_an_address_never_text_the_client_chose() -> None:
+    async with run(whoami, trust_proxy=True) as api:  # every hop: the left end is the client's
+        for sent in ("<script>alert(1)</script>", "' OR 1=1 --", "x" * 5000, "unknown"):
+            chain = {"x-forwarded-for": f"{sent}, 203.0.113.9"}
+            assert (await api.get("/whoami", headers=chain)).body["ip"] == "203.0.113.9", sent
+    async with run(whoami, trust_proxy=1) as api:
+        ported = {"x-forwarded-for": "[2001:db8::1]:443"}  # a proxy that adds the port
+        assert (await api.get("/whoami", headers=ported)).body["ip"] == "2001:db8::1"
+
+
 async def test_forwarded_headers_are_ignored_without_trust_proxy() -> None:
     spoofed = {"x-forwarded-for": "1.2.3.4", "x-forwarded-proto": "https"}
     async with run(whoami) as api:
