@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope
 from .cookies import parse_cookies
 from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 from .proxies import OWS, address_in, client_address, trusted_proxy_count
-from .scope import raw_header
+from .scope import cookie_header
 from .security.requests import check_json_depth
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class Context(AppContext):
     @lazy
     def cookies(self) -> dict[str, str]:
         """Request cookies, percent-decoded."""
-        raw = raw_header(self.scope, b"cookie")  # read off the scope: no Headers built
+        raw = cookie_header(self.scope)  # read off the scope: no Headers built
         if raw is None:
             return {}
         return parse_cookies(raw.decode("latin-1"))
@@ -199,7 +199,7 @@ class Context(AppContext):
         """The client's address; from X-Forwarded-For only through proxies ``trust_proxy`` names."""
         client = self.scope.get("client")
         direct = client[0] if client else None
-        forwarded = self.headers.get("x-forwarded-for")
+        forwarded = self.forwarded_for()
         if not forwarded:
             return direct
         hops = [hop.strip(OWS) for hop in forwarded.split(",") if hop.strip(OWS)]
@@ -275,9 +275,17 @@ class Context(AppContext):
         if not joined:
             return None
         entries = joined.split(",")  # empty ones kept: dropping one would shift the client's in
-        forwarded_for = self.headers.get("x-forwarded-for") or ""
-        proxies = trusted_proxy_count(forwarded_for, self.options.trust_proxy, len(entries))
+        proxies = trusted_proxy_count(self.forwarded_for(), self.options.trust_proxy, len(entries))
         return entries[max(len(entries) - proxies, 0)].strip(OWS) or None
+
+    def forwarded_for(self) -> str:
+        """Every X-Forwarded-For line, joined as one list (RFC 9110 5.3).
+
+        A proxy may add its hop as a line of its own (HAProxy's ``option
+        forwardfor`` does) rather than append to the client's line: reading the
+        first line alone would take the client's forged one for the proxy's.
+        """
+        return ",".join(self.headers.getlist("x-forwarded-for"))
 
     def is_from_trusted_proxy(self) -> bool:
         trust = self.app.options.trust_proxy

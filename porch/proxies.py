@@ -28,21 +28,48 @@ def address_in(address: str, networks: tuple[str, ...]) -> bool:
     return False
 
 
+def address_of(entry: str) -> str | None:
+    """The IP address an X-Forwarded-For entry names, else None.
+
+    A proxy may add the client's port (``203.0.113.9:5123``, ``[2001:db8::1]:443``):
+    the address is kept and the port dropped. Anything else (a name, ``unknown``,
+    markup) was not written by a proxy: it names nobody.
+    """
+    text = entry
+    if text.startswith("["):
+        text, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not (port[0] == ":" and port[1:].isdigit())):
+            return None
+    elif text.count(":") == 1:  # IPv4 and a port; an IPv6 address has two colons or more
+        text, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def client_address(chain: list[str], trust: bool | int | tuple[str, ...]) -> str | None:
     """Walk the hops from nearest to farthest, stopping at the first one not trusted.
 
-    ``chain`` is [the direct peer, then X-Forwarded-For from right to left].
+    ``chain`` is [the direct peer, then X-Forwarded-For from right to left]. A
+    hop is believed when every hop nearer is trusted; an entry that names no IP
+    address was written by the client, so the walk stops at the hop before it:
+    ``ctx.ip`` is an address, never text a client chose.
     """
-    if trust is True:
-        return chain[-1] or None
-    if trust is False:
-        return chain[0] or None
-    if isinstance(trust, int):
-        return chain[min(trust, len(chain) - 1)] or None
-    for hop in chain[:-1]:
-        if not address_in(hop, trust):
-            return hop or None
-    return chain[-1] or None
+    found = chain[0] or None
+    for index in range(1, len(chain)):
+        believed = (
+            trust is True
+            or (type(trust) is int and index <= trust)
+            or (isinstance(trust, tuple) and found is not None and address_in(found, trust))
+        )
+        address = address_of(chain[index]) if believed else None
+        if address is None:
+            break
+        found = address
+    return found
 
 
 def trusted_proxy_count(forwarded_for: str, trust: bool | int | tuple[str, ...], most: int) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 from .origin import caller_location
 from .pattern import compile_path
-from .security.csrf import UNSAFE_METHODS
+from .security.csrf import SAFE_METHODS
 from .step import Handler, Step
 from .subdomain import Subdomain
 
@@ -217,7 +217,7 @@ def route_wants_csrf(chain: Sequence[Route | Step], ctx: Context) -> bool:
     request: the route that answers is the first whose method, path and host
     match (routes are final). A request no route answers keeps the check.
     """
-    if ctx.method not in UNSAFE_METHODS:
+    if ctx.method in SAFE_METHODS:
         return False
     for item in chain:
         if (

@@ -46,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 from .context import AppContext
 from .cookies import parse_cookies
 from .logsafe import safe_traceback
+from .scope import cookie_header
 from .session.unavailable import UnavailableSession
 from .socket_guard import SocketGuard
 from .socket_pubsub import broadcast_url, channel_for
@@ -207,7 +208,7 @@ class SocketContext(AppContext):
     @cached_property
     def cookies(self) -> dict[str, str]:
         """The handshake's cookies, percent-decoded."""
-        return parse_cookies(self.headers.get("cookie", ""))
+        return parse_cookies((cookie_header(self.scope) or b"").decode("latin-1"))
 
 
 class SocketLayer:
@@ -249,8 +250,9 @@ class SocketLayer:
         return scope["type"] in ("http", "websocket") and scope["path"].startswith(PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await self.guard.admits(scope, receive, send):
-            await self.asgi(scope, receive, send)
+        admitted = await self.guard.admits(scope, receive, send)
+        if admitted is not None:
+            await self.asgi(admitted, receive, send)
 
     async def close(self) -> None:
         """Stop the background tasks (Engine.IO's client monitor, the Redis listener).
@@ -278,7 +280,7 @@ class SocketLayer:
     async def on_connect(self, socket_id: str, environ: dict[str, Any], auth: Any = None) -> bool:
         scope: Scope = environ["asgi.scope"]
         cookie_name = self.app.session_cookie
-        signed = parse_cookies(Headers(scope=scope).get("cookie", "")).get(cookie_name)
+        signed = parse_cookies((cookie_header(scope) or b"").decode("latin-1")).get(cookie_name)
         connection = Connection(socket_id, scope, signed)
         self.connections[socket_id] = connection
         accepted = await self.dispatch(connection, "connect", auth, refuse_on_error=True)

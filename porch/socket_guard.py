@@ -6,6 +6,12 @@ would skip ``security.hosts`` and ``security.header_limit``. Its same-origin
 check does not make up for the Host allow-list: a page on a name an attacker
 rebinds to this server's address (DNS rebinding) is its own origin. So the
 socket layer asks this guard first.
+
+The guard also hands python-socketio the forwarded headers as porch reads
+them. Its same-origin check allows ``scheme://X-Forwarded-Host`` (and
+``X-Forwarded-Proto``) as well as the Host, from any client and from the
+client's end of the list, where porch reads them only from trusted proxies, at
+the proxy's end. Without this, any client named the origin it was allowed.
 """
 
 from __future__ import annotations
@@ -32,14 +38,32 @@ class SocketGuard:
         self.app = app
         self.checks = RequestGuard(app.options.security)
 
-    async def admits(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """True to pass the request on; else it has been answered (refused) here."""
+    async def admits(self, scope: Scope, receive: Receive, send: Send) -> Scope | None:
+        """The scope to pass on (see ``as_porch_reads_it``); None when refused (and answered)."""
+        ctx = Context(self.app, handshake_scope(scope), receive)
         try:
-            self.checks.check(Context(self.app, handshake_scope(scope), receive))
+            self.checks.check(ctx)
         except HTTPError as refusal:
             await refuse(scope, receive, send, refusal, self.app.log)
-            return False
-        return True
+            return None
+        return as_porch_reads_it(scope, ctx)
+
+
+FORWARDED = (b"x-forwarded-host", b"x-forwarded-proto")
+
+
+def as_porch_reads_it(scope: Scope, ctx: Context) -> Scope:
+    """The scope with X-Forwarded-Host and -Proto as porch reads them: a trusted proxy's
+    entry, one value, else none at all."""
+    headers = scope["headers"]
+    if not any(name in FORWARDED for name, _ in headers):
+        return scope  # the common case: nothing to rewrite
+    kept = [(name, value) for name, value in headers if name not in FORWARDED]
+    for name in FORWARDED:
+        value = ctx.forwarded(name.decode())
+        if value is not None:
+            kept.append((name, value.encode("latin-1")))
+    return {**scope, "headers": kept}
 
 
 def handshake_scope(scope: Scope) -> Scope:

@@ -4,7 +4,7 @@ tests/security/)."""
 
 from __future__ import annotations
 
-from porch.proxies import address_in, client_address, trusted_proxy_count
+from porch.proxies import address_in, address_of, client_address, trusted_proxy_count
 
 # The direct peer first, then X-Forwarded-For from right to left: nearest to farthest.
 CHAIN = ["10.0.0.2", "10.0.0.1", "203.0.113.7", "198.51.100.9"]
@@ -45,3 +45,21 @@ def test_the_count_of_trusted_proxies_follows_the_same_walk() -> None:
     assert trusted_proxy_count(forwarded, 2, most=5) == 2
     assert trusted_proxy_count(forwarded, ("10.0.0.0/8",), most=5) == 2  # the peer, 10.0.0.1
     assert trusted_proxy_count(forwarded, ("0.0.0.0/0",), most=3) == 3  # at most ``most``
+
+
+def test_an_entry_is_an_address_with_perhaps_a_port_and_nothing_else() -> None:
+    assert address_of("203.0.113.9") == "203.0.113.9"
+    assert address_of("203.0.113.9:5123") == "203.0.113.9"  # a proxy that adds the port
+    assert address_of("[2001:db8::1]:443") == "2001:db8::1"
+    assert address_of("[2001:DB8:0::1]") == "2001:db8::1"
+    assert address_of("2001:db8::1") == "2001:db8::1"
+    for entry in ("unknown", "<script>", "evil.example", "1.2.3.4:x", "[::1]x", "[::1", "1.2.3"):
+        assert address_of(entry) is None, entry
+
+
+def test_an_entry_that_names_no_address_stops_the_walk_at_the_hop_before_it() -> None:
+    """The client wrote it (no proxy writes markup): ctx.ip is never text a client chose."""
+    assert client_address(["10.0.0.2", "10.0.0.1", "<script>", "203.0.113.7"], True) == "10.0.0.1"
+    assert client_address(["10.0.0.2", "unknown"], 1) == "10.0.0.2"
+    assert client_address(["10.0.0.2", "' OR 1=1 --"], ("10.0.0.0/8",)) == "10.0.0.2"
+    assert client_address(["10.0.0.2", "203.0.113.7:5123"], 1) == "203.0.113.7"

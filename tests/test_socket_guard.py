@@ -136,6 +136,33 @@ async def test_behind_a_trusted_proxy_the_forwarded_host_is_the_one_checked() ->
         assert await upgrade_status(api.url, proxied) == 101
 
 
+async def test_the_origin_check_reads_forwarded_headers_only_from_trusted_proxies() -> None:
+    """python-socketio's same-origin check also allowed scheme://X-Forwarded-Host, from any
+    client and from the client's end of the list: a client named the origin it was allowed."""
+    async with run(ping) as api:
+        host = urlsplit(api.url).netloc
+        claims = {"X-Forwarded-Host": "evil.example", "Origin": "http://evil.example"}
+        assert await upgrade_status(api.url, {**upgrade(host), **claims}) == 403
+        assert (await polling(api.url, claims)).status_code == 400
+        https = {"X-Forwarded-Proto": "https", "Origin": f"https://{host}"}
+        assert await upgrade_status(api.url, {**upgrade(host), **https}) == 403
+        assert await upgrade_status(api.url, {**upgrade(host), "Origin": f"http://{host}"}) == 101
+    async with run(ping, trust_proxy=1) as api:
+        backend = urlsplit(api.url).netloc
+        # the proxy appended its entries; the client wrote the first ones
+        proxied = {
+            "X-Forwarded-Host": f"evil.example, {ALLOWED}",
+            "X-Forwarded-Proto": "http, https",
+        }
+        forged = {**upgrade(backend), **proxied, "Origin": "http://evil.example"}
+        assert await upgrade_status(api.url, forged) == 403
+        assert (
+            await polling(api.url, {**proxied, "Origin": "http://evil.example"})
+        ).status_code == 400
+        real = {**upgrade(backend), **proxied, "Origin": f"https://{ALLOWED}"}
+        assert await upgrade_status(api.url, real) == 101
+
+
 async def test_only_socket_io_paths_skip_the_pipeline_and_every_one_is_checked() -> None:
     """Spellings near /socket.io/ (no slash, percent-encoded, another case) are not
     Socket.IO's: they reach porch's own pipeline, which refuses the Host there."""

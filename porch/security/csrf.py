@@ -5,8 +5,11 @@ with the session id (``regenerate()``), when the bound user changes, and
 with ``destroy()``, so a token from before a login stops working. ``ctx.csrf``
 hands out that secret masked with a fresh random pad, so the token differs on
 every page (no BREACH-style leak through compression) while any of them
-verifies. Unsafe methods (POST, PUT, PATCH, DELETE) must send one back, as the
-form field ``_csrf`` or the ``X-CSRF-Token`` header; otherwise the reply is 403.
+verifies. Unsafe methods must send one back, as the form field ``_csrf`` or the
+``X-CSRF-Token`` header; otherwise the reply is 403. Unsafe is every method but
+the safe ones (GET, HEAD, OPTIONS, TRACE), not only POST, PUT, PATCH and DELETE:
+a server may pass on any method (Granian passes ``post`` or ``PURGE``), and each
+reaches the app's middleware, which may act on the session.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""The methods that need no token (RFC 9110 9.2.1); every other one is checked."""
 SECRET_BYTES = 32
 
 
@@ -84,7 +88,7 @@ def submitted_token(ctx: Submitted) -> str | None:
 
 def check_csrf(ctx: Submitted) -> None:
     """Refuse an unsafe request that does not carry this session's CSRF token."""
-    if ctx.method not in UNSAFE_METHODS:
+    if ctx.method in SAFE_METHODS:
         return
     token = submitted_token(ctx)
     if token is None:

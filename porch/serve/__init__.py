@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from ..options import Options
 
 SERVERS = ("granian", "uvicorn")
+HEAD_SLACK = 64 * 1024
+"""Bytes a request head may hold beyond ``security.header_limit`` (which counts header names
+and values only): the request line, and each line's colon and line break. Each server is
+told to stop reading a head at ``header_limit + HEAD_SLACK``: porch's own 431 comes after
+the server has read it all, into memory."""
 log = logging.getLogger("porch")
 
 
@@ -61,6 +66,7 @@ class Settings:
     target: str | None = None
     log: str = "info"
     header_timeout: float = 10.0
+    header_limit: int = 32 * 1024
     keep_alive: float = 5.0
     max_concurrency: int = 1000
 
@@ -91,6 +97,7 @@ def settings_for(
         target=target if workers > 1 or reload else None,
         log=options.log,
         header_timeout=options.header_timeout,
+        header_limit=options.security.header_limit,
         keep_alive=options.keep_alive,
         max_concurrency=options.max_concurrency,
     )
@@ -122,4 +129,4 @@ def serve(app: Servable, settings: Settings) -> None:
         serve_uvicorn(app, settings)
 
 
-__all__ = ["SERVERS", "Servable", "Settings", "serve", "settings_for"]
+__all__ = ["HEAD_SLACK", "SERVERS", "Servable", "Settings", "serve", "settings_for"]

@@ -7,6 +7,11 @@ What porch asks of it, and why:
   holding a file descriptor in the process (slow clients cannot exhaust them).
 - ``header_read_timeout``: a request's head must arrive within
   ``header_timeout`` seconds, or the connection is closed (slow-loris heads).
+- ``max_headers_size`` of HTTP/2 (which Granian speaks without TLS to a
+  client that opens with its preface): ``security.header_limit`` plus
+  ``HEAD_SLACK``, as the head's bound on uvicorn. Granian's default, 16 MB,
+  let a request of 4 KB unfold (HPACK's table repeats a field by one byte)
+  into 16 MB of headers, decoded and handed to porch, only to be refused.
 - Granian's own access log stays off: porch writes one line per request.
 - On SIGTERM or Ctrl-C, each worker stops accepting, lets the requests in
   flight finish, then runs the ASGI lifespan shutdown, which closes the store.
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..logs import OWNS_ACCESS_LOG
 from ..target import import_target
+from . import HEAD_SLACK
 
 if TYPE_CHECKING:
     from . import Servable, Settings
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
 def granian_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments porch gives Granian's server, in-process or not."""
     from granian.constants import Interfaces
-    from granian.http import HTTP1Settings
+    from granian.http import HTTP1Settings, HTTP2Settings
     from granian.log import LogLevels
 
     return {
@@ -37,6 +43,7 @@ def granian_options(settings: Settings) -> dict[str, Any]:
         "interface": Interfaces.ASGI,  # with lifespan: the store opens and closes with the app
         "backpressure": settings.max_concurrency,
         "http1_settings": HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000)),
+        "http2_settings": HTTP2Settings(max_headers_size=settings.header_limit + HEAD_SLACK),
         "log_level": LogLevels(settings.log),
         "log_access": False,  # porch writes its own access line, on porch.access
         "websockets": True,

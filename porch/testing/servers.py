@@ -98,6 +98,7 @@ def runner_for(name: str, app: App, target: ASGIApp, watch: StartupWatch) -> Run
         port=0,
         log="warning",
         header_timeout=app.options.header_timeout,
+        header_limit=app.options.security.header_limit,
         keep_alive=app.options.keep_alive,
         max_concurrency=app.options.max_concurrency,
     )

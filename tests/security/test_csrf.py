@@ -9,7 +9,7 @@ real server on every built-in store.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,6 +19,11 @@ from porch.context import Context
 from porch.router import RouteMaker
 from porch.session.stores import Store
 from porch.testing import AsyncApi
+
+if TYPE_CHECKING:
+    from tests.raw_http import raw_status
+else:
+    from raw_http import raw_status
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -114,6 +119,28 @@ async def test_every_unsafe_method_is_checked(maker: RouteMaker) -> None:
         assert (await api.request(method, "/thing")).status == 403
         headers = {"x-csrf-token": await token(api)}
         assert (await api.request(method, "/thing", headers=headers)).status == 200
+
+
+def act_on_any_method(ctx: Context) -> str | None:
+    """A middleware that acts on the session for every method but GET (as in express)."""
+    if ctx.method != "GET" and ctx.path == "/act":
+        ctx.session["acted"] = True
+        return "acted"
+    return None
+
+
+@pytest.mark.parametrize("method", [b"PURGE", b"PROPFIND", b"LOCK", b"post", b"Delete"])
+async def test_a_method_not_known_to_be_safe_is_checked_too(method: bytes) -> None:
+    # Only POST, PUT, PATCH and DELETE were checked: Granian passes any method, in any
+    # case, and each one reached the middleware, which acted without a token.
+    async with run(form, act_on_any_method) as api:
+        request = method + b" /act HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+        status = await raw_status(api.url, request)
+        assert status in (None, 400, 403), status  # the server refused it, or porch did
+        headers = {"x-csrf-token": await token(api)}
+        if method.isupper():  # httpx sends these as they are; uvicorn refuses lower case
+            response = await api.request(method.decode(), "/act", headers=headers)
+            assert response.status == 200
 
 
 async def test_the_form_field_or_the_header_carries_the_token() -> None:

@@ -127,6 +127,31 @@ async def test_trust_proxy_list_stops_at_the_first_address_not_listed() -> None:
         assert (await api.get("/whoami", headers=chain)).body["ip"] == "203.0.113.9"
 
 
+async def test_x_forwarded_for_sent_as_several_lines_is_read_as_one_list() -> None:
+    # A proxy may add its hop as a line of its own (HAProxy's option forwardfor), after the
+    # line the client forged: the proxy's line is the nearer hop, never the client's first.
+    lines = [("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "203.0.113.9")]
+    async with run(whoami, trust_proxy=1) as api:
+        assert (await api.get("/whoami", headers=lines)).body["ip"] == "203.0.113.9"
+    lines = [("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "203.0.113.9, 10.0.0.7")]
+    async with run(whoami, trust_proxy=["127.0.0.1", "10.0.0.0/8"]) as api:
+        assert (await api.get("/whoami", headers=lines)).body["ip"] == "203.0.113.9"
+        # two trusted proxies (127.0.0.1, and 10.0.0.7 on the second line): the farther one
+        # wrote the first X-Forwarded-Proto entry, the one that says how the client came
+        proto = [*lines, ("x-forwarded-proto", "https, http")]
+        assert (await api.get("/whoami", headers=proto)).body["secure"] is True
+
+
+async def test_ctx_ip_is_an_address_never_text_the_client_chose() -> None:
+    async with run(whoami, trust_proxy=True) as api:  # every hop: the left end is the client's
+        for sent in ("<script>alert(1)</script>", "' OR 1=1 --", "x" * 5000, "unknown"):
+            chain = {"x-forwarded-for": f"{sent}, 203.0.113.9"}
+            assert (await api.get("/whoami", headers=chain)).body["ip"] == "203.0.113.9", sent
+    async with run(whoami, trust_proxy=1) as api:
+        ported = {"x-forwarded-for": "[2001:db8::1]:443"}  # a proxy that adds the port
+        assert (await api.get("/whoami", headers=ported)).body["ip"] == "2001:db8::1"
+
+
 async def test_forwarded_headers_are_ignored_without_trust_proxy() -> None:
     spoofed = {"x-forwarded-for": "1.2.3.4", "x-forwarded-proto": "https"}
     async with run(whoami) as api:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +15,11 @@ import pytest
 from porch import get, post, run
 from porch.context import Context, group
 from porch.option_types import SecuritySettings
+
+if TYPE_CHECKING:
+    from tests.raw_http import h2_body, h2_exchange, hpack_field
+else:
+    from raw_http import h2_body, h2_exchange, hpack_field
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -209,6 +215,68 @@ async def test_a_slow_partial_body_does_not_block_other_visitors() -> None:
             assert (await api.get("/")).status == 200
         finally:
             sock.close()
+
+
+ENDLESS = 64 * 1024 * 1024  # what a client offers; a bounded server stops reading long before
+
+
+def bytes_taken(url: str, start: bytes, line: bytes) -> tuple[int, bytes]:
+    """Send ``start``, then ``line`` again and again up to ENDLESS bytes: how many the server
+    took before it closed the connection, and what it answered."""
+    parts = urlsplit(url)
+    sent, answer = 0, b""
+    with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=30) as sock:
+        try:
+            sock.sendall(start)
+            while sent < ENDLESS:
+                sock.sendall(line)
+                sent += len(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            answer = sock.recv(200)
+    return sent, answer
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"GET / HTTP/1.1\r\nHost: a\r\n",  # header lines that never end
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",  # trailers
+    ],
+    ids=["head", "trailers"],
+)
+def test_a_head_that_never_ends_is_cut_off_not_kept_in_memory(start: bytes) -> None:
+    # uvicorn's parser kept every header and trailer line until the head ended: one
+    # connection could grow the process by hundreds of megabytes before the 431.
+    with run(home, echo, security=OFF) as api:
+        sent, answer = bytes_taken(api.url, start, b"x-pad: " + b"y" * 8000 + b"\r\n")
+        assert sent < 8 * 1024 * 1024  # far beyond any bound, far below ENDLESS
+        assert not answer.startswith(b"HTTP/1.1 2"), answer  # refused, if answered at all
+        assert api.get("/").status == 200  # and the server is still there
+
+
+async def test_over_http2_a_small_request_cannot_unfold_into_megabytes_of_headers() -> None:
+    # HPACK's table repeats a field by one byte: 4 KB on the wire were 16 MB of headers,
+    # the default bound of Granian's HTTP/2, decoded and handed to porch for its 431.
+    async with run(home, server="granian") as api:
+        request = (
+            hpack_field(":method", "GET")
+            + hpack_field(":scheme", "http")
+            + hpack_field(":path", "/")
+            + hpack_field(":authority", "localhost")
+        )
+        assert h2_body(await h2_exchange(api.url, [request])) == b"home"  # HTTP/2 works
+        repeated = hpack_field("x-pad", "y" * 4000, indexed=True) + bytes([0x80 | 62]) * 4000
+        frames = await h2_exchange(api.url, [request + repeated])
+        assert b"security.header_limit" not in h2_body(frames)  # never reached porch
+        assert (await api.get("/")).status == 200
+
+
+async def test_the_cut_off_follows_a_raised_header_limit() -> None:
+    async with run(home, security={"header_limit": "256kb"}) as api:
+        padded = {f"x-pad-{i}": "y" * 8000 for i in range(25)}  # 200 KB of headers
+        assert (await api.get("/", headers=padded)).status == 200
 
 
 # --- work that grows with the input: linear, and bounded by the field limit ---

@@ -1,8 +1,9 @@
-"""Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption)."""
+"""Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption),
+and the session cookie found wherever the Cookie header puts it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -11,6 +12,11 @@ from porch.context import Context
 from porch.session.cookie import session_key
 from porch.session.stores import MemoryStore
 from porch.testing import AsyncApi
+
+if TYPE_CHECKING:
+    from tests.raw_http import h2_body, h2_exchange, hpack_field
+else:
+    from raw_http import h2_body, h2_exchange, hpack_field
 
 pytestmark = pytest.mark.usefixtures("each_server")  # each promise, on both servers
 
@@ -74,3 +80,31 @@ async def test_the_default_cap_is_64_kib_and_production_hides_the_message() -> N
         assert (await api.get(f"/put/{60 * 1024}")).status == 200
         response = await api.get(f"/put/{65 * 1024}")
         assert response.status == 500 and response.text == "Internal Server Error"
+
+
+# --- the Cookie header in several fields ---
+
+
+async def test_the_session_cookie_is_found_in_any_cookie_field() -> None:
+    # An HTTP/2 client sends each cookie as a field of its own (RFC 9113 8.2.3), and the
+    # servers pass several Cookie fields on; porch read the first only and lost the session.
+    async with run(put, read) as api:
+        await api.get("/put/10")
+        fields = [("cookie", "theme=dark"), ("cookie", f"session={api.cookies['session']}")]
+        assert (await api.get("/read", headers=fields)).body == {"blob": "x" * 10}
+
+
+async def test_over_http2_the_session_cookie_is_found_among_the_cookie_fields() -> None:
+    """Granian speaks HTTP/2 without TLS to a client that starts with its preface (a proxy
+    such as Envoy or Cloud Run's): a browser's cookies come as one field each."""
+    async with run(put, read, server="granian") as api:
+        await api.get("/put/10")
+        fields = (
+            hpack_field(":method", "GET")
+            + hpack_field(":scheme", "http")
+            + hpack_field(":path", "/read")
+            + hpack_field(":authority", "localhost")
+            + hpack_field("cookie", "theme=dark")
+            + hpack_field("cookie", f"session={api.cookies['session']}")
+        )
+        assert h2_body(await h2_exchange(api.url, [fields])) == b'{"blob":"' + b"x" * 10 + b'"}'
