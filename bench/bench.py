@@ -43,7 +43,7 @@ from harness.chart import chart
 from harness.load import Run
 from harness.monitor import record_monitor
 from harness.profile import profile_porch
-from harness.report import write_report
+from harness.report import paced_targets, write_report
 from harness.scale import scale_section
 from harness.sections import memory_section, redis_section, reference, sqlite_section
 from harness.servers import GRANIAN
@@ -87,7 +87,7 @@ def run_sections(
 
 def print_summary(runs: list[Run], scale_runs: list[Run], settings: Settings) -> None:
     print()
-    for line in targets_table(targets(runs, settings.workers)):
+    for line in targets_table(paced_targets(settings, targets(runs, settings.workers))):
         print(line)
     for workers in settings.workers:
         for line in cpu_per_request(runs, workers):

@@ -11,7 +11,7 @@ from .sections import MEMORY, REDIS, SQLITE, reference
 from .servers import GRANIAN, GRANIAN_FLAGS, UVICORN, UVICORN_FLAGS
 from .settings import DOCS, Settings
 from .tables import cycle_ratio, interleaved_table, scale_tables
-from .targets import cpu_per_request, targets, targets_table
+from .targets import Target, cpu_per_request, targets, targets_table
 
 READING = [
     "### Reading the results",
@@ -121,7 +121,7 @@ def how_measured(settings: Settings, runs: list[Run], command: str) -> list[str]
 
 
 def targets_part(settings: Settings, runs: list[Run]) -> list[str]:
-    found = targets(runs, settings.workers)
+    found = paced_targets(settings, targets(runs, settings.workers))
     if not found:
         return []
     lines = [
@@ -255,11 +255,16 @@ def paced_part(settings: Settings) -> list[str]:
         f"**A paced run** (`--pace {settings.pace_ms}`): each wrk connection waits "
         f"{settings.pace_ms} ms before each request, so the servers run below saturation, "
         "as a production server mostly does. Each connection's req/s is then set by the pace "
-        "plus the latency, so the req/s columns and the throughput targets read only "
-        "latency here; what this page measures is p50, p99 and CPU per request at a "
-        "steady load. The flat-out run is docs/benchmarks.md.",
+        "plus the latency, so the req/s columns read only latency here, and of the "
+        "targets only the p99 ones are given; what this page measures is p50, p99 and "
+        "CPU per request at a steady load. The flat-out run is docs/benchmarks.md.",
         "",
     ]
+
+
+def paced_targets(settings: Settings, found: list[Target]) -> list[Target]:
+    """At a pace, req/s follows from the pace plus the latency: only the p99 targets stand."""
+    return [item for item in found if item.at_most] if settings.pace_ms else found
 
 
 def write_report(

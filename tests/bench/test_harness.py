@@ -15,6 +15,7 @@ import pytest
 from harness import catalogue, load
 from harness.load import Run
 from harness.processes import busiest, group_cpu, stop_group
+from harness.report import paced_targets
 from harness.sections import MEMORY, REDIS
 from harness.servers import GRANIAN, OWN, UVICORN
 from harness.settings import parse_settings
@@ -214,3 +215,19 @@ def test_cookie_lua_waits_the_pace_before_each_request(
         assert 2 <= result["requests"] <= 2 * (1000 // pace_ms + 1)
     else:
         assert result["requests"] > 200
+
+
+def test_a_paced_run_keeps_only_the_p99_targets() -> None:
+    runs = [
+        run(label, cycle, rps, p99_ms=p99_ms)
+        for cycle in (1, 2)
+        for label, rps, p99_ms in (
+            (catalogue.porch(GRANIAN).label, 100, 4.0),
+            (catalogue.porch(UVICORN).label, 100, 3.0),
+        )
+    ]
+    flat_out = targets(runs, (1,))
+    assert any(not item.at_most for item in flat_out) and any(item.at_most for item in flat_out)
+    paced = paced_targets(parse_settings(["--pace", "4"]), flat_out)
+    assert paced and all(item.at_most for item in paced)
+    assert paced_targets(parse_settings([]), flat_out) == flat_out
