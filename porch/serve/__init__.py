@@ -63,6 +63,7 @@ class Settings:
     header_timeout: float = 10.0
     keep_alive: float = 5.0
     max_concurrency: int = 1000
+    stop_timeout: int = 20
 
     @property
     def url(self) -> str:
@@ -93,6 +94,7 @@ def settings_for(
         header_timeout=options.header_timeout,
         keep_alive=options.keep_alive,
         max_concurrency=options.max_concurrency,
+        stop_timeout=options.stop_timeout,
     )
 
 
