@@ -1,10 +1,12 @@
 """``porch serve`` stops within ``stop_timeout`` on SIGTERM, whatever its clients left open.
 
-A graceful stop waits for the connections in flight; one that never ends (a
-handler that waits for ever, a WebSocket) must not hold the worker for ever.
-Each test starts the real command, leaves one open, sends SIGTERM, and checks
-that the process exits and, where the server lets porch's lifespan shutdown
-run, that the store was closed.
+A graceful stop waits for the requests in flight; one that never ends must not
+hold the worker for ever. The test starts the real command, leaves a request
+in a handler that never returns, sends SIGTERM, and checks that the process
+exits and, where the server lets porch's lifespan shutdown run, that the store
+was closed. (An open WebSocket, Socket.IO's included, never held the stop:
+both servers close it at once. A pending Socket.IO long-poll is answered
+within Engine.IO's 25 s ping interval.)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ HANG = 60  # seconds: far beyond stop_timeout (2 s here), so only a hang reaches
 APP = """\
 import asyncio
 from pathlib import Path
-from porch import get, server, socket
+from porch import get, server
 from porch.session.stores import MemoryStore
 
 class MarkedStore(MemoryStore):
@@ -46,29 +48,8 @@ async def slow(ctx):
     Path('arrived').write_text('arrived')
     await asyncio.sleep(3600)
 
-app = server(socket('ping', lambda ctx: 'pong'), slow, session={'store': MarkedStore()})
+app = server(slow, session={'store': MarkedStore()})
 """
-
-UPGRADE = (
-    b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-)
-CONNECT = bytes([0x81, 0x82, 0, 0, 0, 0]) + b"40"  # a masked text frame: Socket.IO's connect
-
-
-async def websocket(url: str, folder: Path) -> Callable[[], Awaitable[None]]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
-    writer.write(UPGRADE)
-    assert b" 101 " in await reader.readline()
-    await reader.readuntil(b"0{")  # Engine.IO's open packet
-    writer.write(CONNECT)
-    await reader.readuntil(b"40{")  # connected
-
-    async def close() -> None:
-        writer.close()
-
-    return close
 
 
 async def slow_request(url: str, folder: Path) -> Callable[[], Awaitable[None]]:
@@ -113,12 +94,6 @@ async def sigterm_with(
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-async def test_an_open_socket_io_websocket_does_not_hold_the_stop(
-    isolated_environment: Path,
-) -> None:
-    assert await sigterm_with(isolated_environment, websocket)  # and the store was closed
 
 
 async def test_a_handler_that_never_ends_does_not_hold_the_stop(

@@ -63,7 +63,7 @@ class Settings:
     header_timeout: float = 10.0
     keep_alive: float = 5.0
     max_concurrency: int = 1000
-    stop_timeout: int = 20
+    stop_timeout: int = 30
 
     @property
     def url(self) -> str:
