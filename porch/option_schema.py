@@ -89,6 +89,7 @@ TOP_LEVEL = (
     Option("body_timeout", number(0), 60.0, "BODY_TIMEOUT"),
     Option("keep_alive", number(0), 5.0, "KEEP_ALIVE"),
     Option("max_concurrency", integer(1), 1000, "MAX_CONCURRENCY"),
+    Option("stop_timeout", integer(1, 1800), 30, "STOP_TIMEOUT"),
     Option("health", endpoint_or_off("/health"), None, "HEALTH"),
     Option("metrics", endpoint_or_off("/metrics"), None, "METRICS"),
 )

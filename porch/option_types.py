@@ -121,6 +121,7 @@ class ServerOptions(TypedDict, total=False):
     body_timeout: float
     keep_alive: float
     max_concurrency: int
+    stop_timeout: int  # seconds a stopping worker waits for what is still open
     health: str | bool | None  # a path such as '/health'; True: '/health'
     metrics: str | bool | None  # a path such as '/metrics'; True: '/metrics'
     session: SessionSettings | bool | None  # False: no sessions

@@ -129,6 +129,7 @@ class Options(ReadOnly):
     body_timeout: float = 60.0
     keep_alive: float = 5.0
     max_concurrency: int = 1000
+    stop_timeout: int = 30
     health: str | None = None
     metrics: str | None = None
 

@@ -254,6 +254,16 @@ class SocketLayer:
         if admitted is not None:
             await self.asgi(admitted, receive, send)
 
+    async def disconnect_all(self) -> None:
+        """Disconnect every client (their ``disconnect`` handlers run), ahead of a stop.
+
+        A pending long-poll is answered with Engine.IO's close packet instead of
+        waiting out its ping interval; run() calls this when its block ends.
+        """
+        engine = self.server.eio
+        if engine.sockets:  # Engine.IO's disconnect() of all waits on a set it must not be empty
+            await engine.disconnect()
+
     async def close(self) -> None:
         """Stop the background tasks (Engine.IO's client monitor, the Redis listener).
 

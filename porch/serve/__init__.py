@@ -69,6 +69,7 @@ class Settings:
     header_limit: int = 32 * 1024
     keep_alive: float = 5.0
     max_concurrency: int = 1000
+    stop_timeout: int = 30
 
     @property
     def url(self) -> str:
@@ -100,6 +101,7 @@ def settings_for(
         header_limit=options.security.header_limit,
         keep_alive=options.keep_alive,
         max_concurrency=options.max_concurrency,
+        stop_timeout=options.stop_timeout,
     )
 
 

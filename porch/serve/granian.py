@@ -60,6 +60,9 @@ def serve_granian(app: Servable, settings: Settings) -> None:
         workers=settings.workers,
         reload=settings.reload,
         working_dir=None,
+        # A worker still waiting on its connections this long after SIGTERM is killed:
+        # Granian's graceful stop has no bound of its own (see the module docstring).
+        workers_kill_timeout=settings.stop_timeout,
         **granian_options(settings),
     )
     if settings.target is None:

@@ -195,6 +195,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         "limit_concurrency": settings.max_concurrency,
         "timeout_keep_alive": settings.keep_alive,
+        # On SIGTERM, what is still running after this is cancelled, then the lifespan
+        # shutdown closes the store (without it, a handler that never ends holds the stop).
+        "timeout_graceful_shutdown": settings.stop_timeout,
         "http": http_protocol(),
     }
 

@@ -19,6 +19,7 @@ import http.cookiejar
 import inspect
 import ipaddress
 import urllib.request
+import warnings
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
@@ -32,6 +33,7 @@ from ..app import App
 from ..app import server as build
 from ..context import Context
 from ..security.csrf import csrf_token
+from .drain import GRACE, Connections, left_open_message
 from .servers import Runner, StartupWatch, runner_for
 
 if TYPE_CHECKING:
@@ -270,13 +272,19 @@ class run:
         self.app.started_by_porch = True  # the server's access log is off here for porch's own
         self.server = self.app.options.server if server is None else server
         self._runner: Runner | None = None
+        self._connections: Connections | None = None
         self._async_api: AsyncApi | None = None
         self._sync_api: SyncApi | None = None
 
     def _prepare(self) -> Runner:
         watch = StartupWatch(with_csrf_probe(self.app))
-        self._runner = runner_for(self.server, self.app, watch, watch)
+        self._connections = Connections(watch, self.app)
+        self._runner = runner_for(self.server, self.app, self._connections, watch)
         return self._runner
+
+    def _warn_of(self, left: list[str]) -> None:
+        if left:
+            warnings.warn(left_open_message(left), ResourceWarning, stacklevel=3)
 
     # --- async form ---
 
@@ -293,9 +301,11 @@ class run:
         if self._async_api is not None:
             await self._async_api.client.aclose()
             self._async_api = None
-        if self._runner is not None:
+        if self._runner is not None and self._connections is not None:
             runner, self._runner = self._runner, None
+            left = await self._connections.end()
             await runner.stop()
+            self._warn_of(left)
 
     @overload
     async def alive(self, check: Callable[[AsyncApi], Awaitable[T]]) -> T: ...
@@ -346,6 +356,10 @@ class run:
         if self._sync_api is not None:
             self._sync_api.client.close()
             self._sync_api = None
-        if self._runner is not None:
+        if self._runner is not None and self._connections is not None:
             runner, self._runner = self._runner, None
+            left: list[str] = []
+            if runner.threaded.alive():
+                left = runner.threaded.run(self._connections.end(), timeout=4 * GRACE)
             runner.stop_thread()
+            self._warn_of(left)

@@ -21,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +31,7 @@ from ..errors import ConfigError
 from ..serve import SERVERS, Settings
 
 START_TIMEOUT = 10.0
+T = TypeVar("T")
 POLL = 0.005
 
 
@@ -68,6 +70,8 @@ class Runner(Protocol):
     """One server, started and stopped by run()."""
 
     url: str
+
+    threaded: ThreadedLoop
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -136,6 +140,11 @@ class ThreadedLoop:
         if self.loop is not None and not self.loop.is_closed():
             with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing left to stop
                 self.loop.call_soon_threadsafe(function)
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coroutine`` on the server's loop and wait for its result (the sync form's end)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def join(self) -> None:
         if self.thread is not None:

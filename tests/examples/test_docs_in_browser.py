@@ -44,4 +44,5 @@ def test_the_websockets_page_shows_messages_as_text_from_a_client_the_app_serves
         expect(log.first).to_have_text("welcome, <img src=x onerror=alert(1)>")
         expect(log.nth(1)).to_have_text("<img src=x onerror=alert(1)>: hello")
         expect(page.locator("#log img")).to_have_count(0)
+        page.close()  # its socket closes with it, inside the block (else run() warns of it)
     assert all(url.startswith(api.url) for url in requested), requested  # no CDN
