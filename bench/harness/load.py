@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import check_climbed, check_counter, cookie_pool, wait_until_answers
-from .processes import free_port, group_cpu, stop_group
+from .processes import free_port, group_cpu, group_runqueue_wait, stop_group
 from .servers import App
 from .settings import BENCH, RESULTS, Settings
 from .stores import Store
@@ -43,6 +43,8 @@ class Run:
     errors: dict[str, int]
     cpu_seconds: float  # user + system time of all the server's processes during the slice
     load: float  # the 1-minute load average before the slice
+    # Time the server's threads waited for a core during the slice (None: not known).
+    wait_seconds: float | None = None
     sessions_after: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -53,6 +55,12 @@ class Run:
     @property
     def cpu_us_per_request(self) -> float:
         return self.cpu_seconds * 1e6 / self.requests if self.requests else 0.0
+
+    @property
+    def wait_us_per_request(self) -> float | None:
+        if self.wait_seconds is None or not self.requests:
+            return None
+        return self.wait_seconds * 1e6 / self.requests
 
 
 def wrk(port: int, cookies: list[str], settings: Settings, seconds: int) -> dict[str, Any]:
@@ -131,8 +139,10 @@ def timed_slice(
 ) -> Run:
     load = os.getloadavg()[0]
     before = sum(group_cpu(served.process.pid).values())
+    waited_before = group_runqueue_wait(served.process.pid)
     result = wrk(served.port, cookies, settings, settings.slice_seconds)
     after = sum(group_cpu(served.process.pid).values())
+    waited_after = group_runqueue_wait(served.process.pid)
     run = Run(
         label=contender.label,
         scenario=scenario,
@@ -149,6 +159,11 @@ def timed_slice(
         },
         cpu_seconds=after - before,
         load=load,
+        wait_seconds=(
+            waited_after - waited_before
+            if waited_before is not None and waited_after is not None
+            else None
+        ),
     )
     check_run(run, settings)
     return run

@@ -1,5 +1,6 @@
 """The servers' processes: free ports, waiting for one to listen, stopping a
-group, and reading the CPU time a server's processes have used.
+group, and reading the CPU time a server's processes have used and the time their
+threads spent waiting for a core.
 
 Every server is started in a session of its own (``start_new_session``), so its
 process group id is the pid we started, and the group holds its supervisor and
@@ -70,6 +71,37 @@ def group_cpu(group: int) -> dict[int, float]:
         if int(fields[2]) == group:
             used[int(proc.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return used
+
+
+def group_runqueue_wait(group: int) -> float | None:
+    """Seconds the threads of ``group``'s processes spent runnable but not running.
+
+    The second field of /proc/<pid>/task/<tid>/schedstat: time on a run queue, waiting
+    for a core. It is the scheduler's part of a request's latency, apart from the
+    server's own work; a server whose request crosses two threads (Granian's Rust
+    I/O thread and its Python thread) waits there more often than one that runs a
+    request on one thread (uvicorn). None when the kernel keeps no schedstat.
+    A thread that exits takes its time with it; none should during a run.
+    """
+    waited = 0
+    found = False
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) != group:
+                continue
+            tasks = list((proc / "task").iterdir())
+        except OSError:
+            continue  # gone since the listing
+        for task in tasks:
+            try:
+                waited += int((task / "schedstat").read_text().split()[1])
+                found = True
+            except (OSError, IndexError, ValueError):
+                continue  # the thread exited, or the kernel keeps no schedstat
+    return waited / 1e9 if found else None
 
 
 def busiest(before: dict[int, float], after: dict[int, float]) -> int:

@@ -98,6 +98,12 @@ def how_measured(settings: Settings, runs: list[Run], command: str) -> list[str]
         "- CPU per request: the user + system time, read from /proc before and after each "
         "run, of all the server's processes (its supervisor and workers), over the run's "
         "requests. wrk's and Redis's time is not in it.",
+        "- Wait per request: the time the server's threads were runnable but waited for a "
+        "core (/proc/<pid>/task/<tid>/schedstat, second field), read around each run as "
+        "the CPU time is, over the run's requests. It is the scheduler's share of the "
+        "latency: on 2 cores shared with wrk and Redis, a server that hands each request "
+        "between two threads (Granian: its Rust I/O thread and the Python thread) waits "
+        "there more than one that runs it on one thread (uvicorn), and its p99 shows it.",
         "- The counter: GET `/` increments `views` in the session and answers "
         '`{"views": n}`. porch runs the README example unchanged (bench/apps/porch_counter.py) '
         "with `REDIS_URL` and `SECRET` in its environment (`SESSION_STORE` for memory and "

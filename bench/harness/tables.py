@@ -49,6 +49,13 @@ def median(runs: list[Run], label: str, metric: Metric = rps) -> float | None:
     return statistics.median(values) if values else None
 
 
+def median_wait(group: list[Run]) -> str:
+    """The median run-queue wait per request, or "-" where a run could not read it."""
+    waits = [run.wait_us_per_request for run in group]
+    known = [wait for wait in waits if wait is not None]
+    return f"{statistics.median(known):.0f}" if known and len(known) == len(waits) else "-"
+
+
 def interleaved_table(
     title: str, runs: list[Run], reference: str, workers: int, *, versus: str
 ) -> list[str]:
@@ -65,11 +72,12 @@ def interleaved_table(
         f"**{title}, {workers} worker{'s' if workers > 1 else ''}** (interleaved: {cycles} "
         f"cycles of {rows[0].seconds:.0f} s runs; medians over the cycles; ratio is each "
         f"cycle's run / that cycle's {versus} run, median and range; CPU is the server's "
-        "processes' user + system time per request)",
+        "processes' user + system time per request; wait is the time their threads were "
+        "runnable but waited for a core, per request)",
         "",
         f"| app, server | req/s | vs {versus} | range | p50 ms | p99 ms | CPU µs/req "
-        "| req/s per cycle |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
+        "| wait µs/req | req/s per cycle |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     ordered = sorted(grouped.items(), key=lambda item: -statistics.median(map(rps, item[1])))
     for label, group in ordered:
@@ -82,6 +90,7 @@ def interleaved_table(
             f"| {statistics.median(run.p50_ms for run in group):.2f} "
             f"| {statistics.median(run.p99_ms for run in group):.2f} "
             f"| {statistics.median(run.cpu_us_per_request for run in group):.0f} "
+            f"| {median_wait(group)} "
             f"| {', '.join(f'{run.rps:.0f}' for run in group)} |"
         )
     lines.append("")

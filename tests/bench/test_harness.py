@@ -8,13 +8,14 @@ import http.server
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from harness import catalogue, load
 from harness.load import Run
-from harness.processes import busiest, group_cpu, stop_group
+from harness.processes import busiest, group_cpu, group_runqueue_wait, stop_group
 from harness.report import paced_targets
 from harness.sections import MEMORY, REDIS
 from harness.servers import GRANIAN, OWN, UVICORN
@@ -231,3 +232,49 @@ def test_a_paced_run_keeps_only_the_p99_targets() -> None:
     paced = paced_targets(parse_settings(["--pace", "4"]), flat_out)
     assert paced and all(item.at_most for item in paced)
     assert paced_targets(parse_settings([]), flat_out) == flat_out
+
+
+def test_runqueue_wait_reads_the_time_a_groups_threads_waited_for_a_core() -> None:
+    """Two busy processes of one group pinned to one core: each waits while the other
+    runs, so the group's run-queue wait grows by about the CPU time they used."""
+    busy = (
+        "import os, time\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "while time.process_time() < 0.3: pass\n"
+        "print('done', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    group = (
+        "import subprocess, sys, time\n"
+        f"children = [subprocess.Popen([sys.executable, '-c', {busy!r}]) for _ in range(2)]\n"
+        "time.sleep(60)\n"
+    )
+    before_start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-c", group], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"done\n"
+        assert process.stdout.readline() == b"done\n"
+        waited = group_runqueue_wait(process.pid)
+        assert waited is not None, "this kernel keeps no /proc/<pid>/task/<tid>/schedstat"
+        # Each used 0.3 s of CPU on the shared core, so the first to finish waited
+        # through much of the other's time; the group's three processes can have waited
+        # at most the whole time since the start each.
+        assert 0.15 <= waited <= 3 * (time.monotonic() - before_start)
+    finally:
+        stop_group(process)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_the_table_gives_the_wait_per_request_or_a_dash() -> None:
+    # 2,000 requests a run, 0.2 s waited: 100 µs a request (and no other column says 100)
+    known = [replace(run("a", cycle, 1000), wait_seconds=0.2) for cycle in (1, 2)]
+    row = next(
+        line for line in interleaved_table("t", known, "a", 1, versus="a") if "**a**" in line
+    )
+    assert row.split(" | ")[7] == "100"
+    unknown = interleaved_table("t", [run("a", 1, 1000)], "a", 1, versus="a")
+    assert next(line for line in unknown if "**a**" in line).split(" | ")[7] == "-"
