@@ -1,5 +1,6 @@
 """Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption),
-and the session cookie found wherever the Cookie header puts it."""
+the session cookie found wherever the Cookie header puts it, "your devices" for a visitor
+who is nobody, and a cookie porch expires kept out of shared caches."""
 
 from __future__ import annotations
 
@@ -147,3 +148,22 @@ async def test_an_anonymous_visitor_neither_lists_nor_ends_the_sessions_of_a_use
         api.cookies["session"] = victim
         assert (await api.get("/devices")).body == {"sessions": 1}  # 'None' is still logged in
 
+
+# --- a cookie porch expires on a page that never used the session ---
+
+
+@get("/public")
+def public(ctx: Context) -> str:
+    return "the same page for everybody"
+
+
+async def test_a_response_that_expires_the_cookie_varies_on_it() -> None:
+    # Any stale or forged cookie gets "Set-Cookie: session=; Max-Age=0", on every page,
+    # also one that never touched the session. Without "Vary: Cookie" a shared cache that
+    # stored that response (RFC 9111 lets it: Set-Cookie does not forbid storing) would
+    # hand the expiring Set-Cookie to every visitor of the page: everybody logged out.
+    async with run(public) as api:
+        response = await api.get("/public", headers={"cookie": "session=forged.signature"})
+        assert "session=;" in response.headers["set-cookie"]
+        assert "Cookie" in response.headers["vary"]
+        assert "vary" not in (await api.get("/public")).headers  # no cookie, no Set-Cookie
