@@ -22,8 +22,9 @@ from .layer import (
     SessionLayer,
 )
 from .rules import NUMBER, entry_size, is_expired, should_touch, vary_on_cookie
-from .session import CSRF, FLASH, MISSING, MUTABLE, Session, is_user_id, mutated, new_session_id
+from .session import CSRF, FLASH, MISSING, MUTABLE, Session, mutated, new_session_id
 from .unavailable import UnavailableSession
+from .values import is_user_id
 
 __all__ = [
     "COOKIE_HEADERS",

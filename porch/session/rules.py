@@ -56,8 +56,10 @@ def should_expire_cookie(session: Session) -> bool:
 
 
 def should_vary(session: Session) -> bool:
-    """Vary: the page read or wrote the session, so it differs per visitor (``Vary: Cookie``)."""
-    return session.accessed
+    """Vary: the page read or wrote the session, so it differs per visitor (``Vary: Cookie``);
+    or it expires the cookie the request sent (any page, for a stale or forged cookie), so a
+    shared cache never hands that Set-Cookie to other visitors and logs them all out."""
+    return session.accessed or should_expire_cookie(session)
 
 
 def moved_entry(

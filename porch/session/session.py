@@ -17,7 +17,7 @@ import orjson
 from ..errors import SessionError
 from .cookie import session_key
 from .stores.base import CREATED, USER
-from .values import INT_MAX, INT_MIN, check_value, is_text, json_problem, refusal
+from .values import check_value, is_text, is_user_id, json_problem, refusal
 
 FLASH = "$flash"
 CSRF = "$csrf"  # the CSRF secret (porch.security.csrf), which rotates with the session id
@@ -286,9 +286,3 @@ def mutated(value: Any, snapshot: bytes) -> bool:
         return orjson.dumps(value) != snapshot
     except TypeError:
         return True
-
-
-def is_user_id(user: Any) -> bool:
-    """A plain str, or an int within 64 bits: what ``ctx.session.user`` may be bound to."""
-    kind = type(user)
-    return (kind is str and is_text(user)) or (kind is int and INT_MIN <= user <= INT_MAX)

@@ -175,6 +175,12 @@ def dict_problem(mapping: dict[Any, Any], depth: int) -> Problem | None:
     return None
 
 
+def is_user_id(user: Any) -> bool:
+    """A plain str, or an int within 64 bits: what ``ctx.session.user`` may be bound to."""
+    kind = type(user)
+    return (kind is str and is_text(user)) or (kind is int and INT_MIN <= user <= INT_MAX)
+
+
 def is_text(text: str) -> bool:
     """Encodable as UTF-8: JSON text cannot carry a lone surrogate such as ``'\\ud800'``."""
     if text.isascii():

@@ -1,5 +1,6 @@
 """Session hardening: a size cap with a clear error (encryption: tests/session/test_encryption),
-and the session cookie found wherever the Cookie header puts it."""
+the session cookie found wherever the Cookie header puts it, "your devices" for a visitor
+who is nobody, and a cookie porch expires kept out of shared caches."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from porch import get, run
 from porch.context import Context
 from porch.session.cookie import session_key
-from porch.session.stores import MemoryStore
+from porch.session.stores import MemoryStore, Store
 from porch.testing import AsyncApi
 
 if TYPE_CHECKING:
@@ -108,3 +109,61 @@ async def test_over_http2_the_session_cookie_is_found_among_the_cookie_fields() 
             + hpack_field("cookie", f"session={api.cookies['session']}")
         )
         assert h2_body(await h2_exchange(api.url, [fields])) == b'{"blob":"' + b"x" * 10 + b'"}'
+
+
+# --- "your devices" and "log out everywhere" for a visitor who is nobody ---
+
+
+@get("/login/:user")
+def login_as(ctx: Context) -> str:
+    ctx.session.regenerate()
+    ctx.session.user = ctx.params["user"]
+    return "in"
+
+
+@get("/devices")
+async def devices(ctx: Context) -> dict[str, int]:
+    assert ctx.store is not None
+    return {"sessions": len(await ctx.store.sessions_of(ctx.session.user))}
+
+
+@get("/everywhere")
+async def everywhere(ctx: Context) -> dict[str, int]:
+    assert ctx.store is not None
+    return {"ended": await ctx.store.destroy_user(ctx.session.user, keep=ctx.session.key)}
+
+
+async def test_an_anonymous_visitor_neither_lists_nor_ends_the_sessions_of_a_user_named_none(
+    each_store: Store,
+) -> None:
+    # ctx.session.user is None for a visitor who never logged in, and str(None) is 'None':
+    # the stores looked the user 'None' up, so the docs' own "your devices" page listed that
+    # user's sessions to any stranger, and "log out everywhere" logged them out.
+    async with run(login_as, devices, everywhere, read, session={"store": each_store}) as api:
+        assert (await api.get("/login/None")).status == 200
+        victim = api.cookies["session"]
+        api.cookies.clear()
+        assert (await api.get("/devices")).body == {"sessions": 0}
+        assert (await api.get("/everywhere")).body == {"ended": 0}
+        api.cookies["session"] = victim
+        assert (await api.get("/devices")).body == {"sessions": 1}  # 'None' is still logged in
+
+
+# --- a cookie porch expires on a page that never used the session ---
+
+
+@get("/public")
+def public(ctx: Context) -> str:
+    return "the same page for everybody"
+
+
+async def test_a_response_that_expires_the_cookie_varies_on_it() -> None:
+    # Any stale or forged cookie gets "Set-Cookie: session=; Max-Age=0", on every page,
+    # also one that never touched the session. Without "Vary: Cookie" a shared cache that
+    # stored that response (RFC 9111 lets it: Set-Cookie does not forbid storing) would
+    # hand the expiring Set-Cookie to every visitor of the page: everybody logged out.
+    async with run(public) as api:
+        response = await api.get("/public", headers={"cookie": "session=forged.signature"})
+        assert "session=;" in response.headers["set-cookie"]
+        assert "Cookie" in response.headers["vary"]
+        assert "vary" not in (await api.get("/public")).headers  # no cookie, no Set-Cookie

@@ -153,6 +153,14 @@ def test_vary_on_the_cookie_only_when_the_page_used_the_session() -> None:
     assert should_vary(writer)
 
 
+def test_vary_on_the_cookie_when_the_response_expires_it_on_any_page() -> None:
+    # A stale or forged cookie is expired on a page that never used the session: that
+    # Set-Cookie must stay out of shared caches, or it logs out every later visitor.
+    stale = Session(now=NOW, had_cookie=True)
+    assert should_expire_cookie(stale) and should_vary(stale)
+    assert not should_vary(Session(now=NOW))  # no cookie: nothing to expire, nothing to vary
+
+
 def test_the_moved_entry_is_the_whole_entry_after_this_request() -> None:
     session = stored(a=1, b=2)
     session.regenerate()

@@ -16,8 +16,8 @@ from typing import Any, Final, Literal, Protocol
 
 import orjson
 
-from ...errors import CorruptSession
-from ..values import check_changes, check_value
+from ...errors import CorruptSession, SessionError
+from ..values import check_changes, check_value, is_user_id
 
 # Fields porch keeps beside the user's keys in every entry. User keys never
 # start with "$", so these cannot collide with them.
@@ -95,7 +95,26 @@ def decode_value(raw: bytes | str, *, key: str) -> Any:
 
 
 def user_key(user: Any) -> str:
-    """The form a user id takes in a store's per-user index: ``7`` and ``'7'`` are one user."""
+    """The form a user id takes in a store's per-user index: ``7`` and ``'7'`` are one user.
+
+    Only what ``ctx.session.user`` can be bound to (a str, an int within 64 bits) has
+    one. ``str()`` of anything else is refused, not looked up: it can name another
+    user (``None`` is ``'None'``, ``True`` is ``'True'``), so an anonymous visitor's
+    ``sessions_of(ctx.session.user)`` would list, and ``destroy_user`` end, the
+    sessions of a user with that name. The built-in stores answer ``None`` (nobody)
+    with no sessions before they get here.
+    """
+    if not is_user_id(user):
+        raise SessionError(
+            f"a user id is a str or an int within 64 bits, as ctx.session.user is bound to, "
+            f"not {user!r:.80} ({type(user).__name__})"
+            + (
+                ": None is no user, and no user has sessions to list or end; check "
+                "ctx.session.user first."
+                if user is None
+                else "; pass the id the session was bound to (str(...) of it, if need be)."
+            )
+        )
     return str(user)
 
 

@@ -231,6 +231,8 @@ class MemoryStore(Store):
         return len(expired)
 
     async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return 0
         keys = [key for key in self._users.get(user_key(user), ()) if key != keep]
         live = [key for key in keys if self._live(key, time.time()) is not None]
         for key in keys:
@@ -238,6 +240,8 @@ class MemoryStore(Store):
         return len(live)
 
     async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return []
         now = time.time()
         infos = []
         for key in list(self._users.get(user_key(user), ())):

@@ -286,6 +286,8 @@ class RedisStore(RedisConnection, Store):
         """One script; in cluster mode, rounds of read-the-set-then-delete until the set
         holds nothing but ``keep``, so a session a concurrent regenerate moved to a
         new key (added to the set before its old key goes) is found and deleted too."""
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return 0
         index = self._user_prefix + user_key(user)
         if not self._cluster:
             async with self._translated():
@@ -309,6 +311,8 @@ class RedisStore(RedisConnection, Store):
         return total
 
     async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return []
         index = self._user_prefix + user_key(user)
         async with self._translated():
             live = await self._live_members(index)

@@ -242,12 +242,16 @@ class SQLiteStore(SQLiteConnection, Store):
         return await self._run(purge)
 
     async def destroy_user(self, user: Any, *, keep: str | None = None) -> int:
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return 0
+        index = user_key(user)
+
         def destroy_user(connection: sqlite3.Connection) -> int:
             now = time.time()
             with write_transaction(connection):
                 live = connection.execute(
                     "DELETE FROM sessions WHERE user = ? AND key IS NOT ? AND expires_at > ?",
-                    (user_key(user), keep, now),
+                    (index, keep, now),
                 ).rowcount
                 sweep(connection, now)
                 return live
@@ -255,10 +259,14 @@ class SQLiteStore(SQLiteConnection, Store):
         return await self._quick(destroy_user)
 
     async def sessions_of(self, user: Any) -> list[SessionInfo]:
+        if user is None:  # no user: nobody's sessions (see user_key)
+            return []
+        index = user_key(user)
+
         def sessions_of(connection: sqlite3.Connection) -> list[tuple[str, str]]:
             rows = connection.execute(
                 "SELECT key, fields FROM sessions WHERE user = ? AND expires_at > ?",
-                (user_key(user), time.time()),
+                (index, time.time()),
             ).fetchall()
             return [(str(key), str(fields)) for key, fields in rows]
 

@@ -4,14 +4,18 @@ every store by ``porch.testing.StoreSuite``, its capabilities in test_capabiliti
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
 
-from porch.errors import CorruptSession, UnserializableValue
+from porch.errors import CorruptSession, SessionError, UnserializableValue
 from porch.session.encryption import EncryptedStore
 from porch.session.stores import (
+    CREATED,
+    SEEN,
+    USER,
     MemoryStore,
     Store,
     decode_fields,
@@ -21,6 +25,7 @@ from porch.session.stores import (
     user_key,
 )
 from porch.session.stores.base import whole_seconds
+from porch.testing.suite import MINUTE, new_key
 
 
 class Minimal(Store):
@@ -78,3 +83,36 @@ async def test_an_optional_method_left_out_names_the_store_and_the_method(method
     arguments = ("ada",) if method in ("destroy_user", "sessions_of") else ()
     with pytest.raises(NotImplementedError, match=rf"Minimal does not implement .*\.{method}\(\)"):
         await call(*arguments)
+
+
+# --- user ids that are not user ids ---
+
+NOT_USER_IDS = [True, False, 1.0, b"7", 2**64, "\ud800", ["7"]]
+
+
+@pytest.mark.parametrize("user", NOT_USER_IDS, ids=repr)
+def test_user_key_refuses_what_no_session_can_be_bound_to(user: Any) -> None:
+    # str() of these names a user too: True is 'True', 1.0 is '1.0', b'7' is "b'7'".
+    with pytest.raises(SessionError, match="a user id is a str or an int within 64 bits"):
+        user_key(user)
+    with pytest.raises(SessionError, match="None is no user"):
+        user_key(None)
+
+
+async def test_log_out_everywhere_with_a_non_id_never_reaches_the_user_it_prints_as(
+    each_store: Store,
+) -> None:
+    await each_store.open()
+    now = time.time()
+    named = {"None": new_key(), "True": new_key(), "1.0": new_key()}
+    for name, key in named.items():
+        await each_store.save(key, {CREATED: now, SEEN: now, USER: name}, (), MINUTE)
+    assert await each_store.sessions_of(None) == []  # None is nobody, not the user 'None'
+    assert await each_store.destroy_user(None) == 0
+    for user in (True, 1.0):
+        with pytest.raises(SessionError):
+            await each_store.sessions_of(user)
+        with pytest.raises(SessionError):
+            await each_store.destroy_user(user)
+    for name, key in named.items():
+        assert [info.key for info in await each_store.sessions_of(name)] == [key]
