@@ -27,10 +27,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..logs import OWNS_ACCESS_LOG
-from . import HEAD_SLACK
+from . import HEAD_SLACK, Settings
 
 if TYPE_CHECKING:
-    from . import Servable, Settings
+    from . import Servable
 
 # porch serve --workers N starts uvicorn's worker processes, which read the head
 # timeout from here (the protocol is imported by name in each of them).
@@ -74,7 +74,7 @@ def http_protocol() -> str:
 def header_timeout(config: Any) -> float:
     given = getattr(config, "porch_header_timeout", None)
     if given is None:
-        given = float(os.environ.get(HEADER_TIMEOUT_VARIABLE, "10"))
+        given = float(os.environ.get(HEADER_TIMEOUT_VARIABLE, Settings.header_timeout))
     return float(given)
 
 
@@ -82,7 +82,7 @@ def head_limit(config: Any) -> int:
     """The most bytes that may arrive while the parser makes no progress (see the docstring)."""
     given = getattr(config, "porch_header_limit", None)
     if given is None:
-        given = int(os.environ.get(HEADER_LIMIT_VARIABLE, str(32 * 1024)))
+        given = int(os.environ.get(HEADER_LIMIT_VARIABLE, Settings.header_limit))
     return int(given) + HEAD_SLACK
 
 
